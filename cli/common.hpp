@@ -1,0 +1,48 @@
+// Shared CLI plumbing: command registration, output streams ("-" = stdout, files written
+// atomically), and the exit-code contract (docs/cli.md): 0 ok, 1 user error, 2 usage error.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace xling::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUserError = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;  // called after parsing and global setup
+};
+
+using CommandList = std::vector<Command>;
+
+// Each subcommand file provides one of these.
+void add_info_command(CLI::App& app, CommandList& commands);
+void add_diff_command(CLI::App& app, CommandList& commands);
+void add_convert_command(CLI::App& app, CommandList& commands);
+
+// Text output to stdout ("-") or to a file replaced atomically when commit() is called;
+// without commit (an error happened) the target is left untouched.
+class TextOutput {
+ public:
+  explicit TextOutput(std::string path);
+  std::ostream& stream();
+  void commit();
+
+ private:
+  std::string path_;
+  std::ostringstream buffer_;
+};
+
+// Validator: the path exists (file or directory); the error names the option and path.
+extern const CLI::Validator kExistingPath;
+
+}  // namespace xling::cli

@@ -1,0 +1,16 @@
+// Process-wide libtorch settings. libtorch may start with ONE intra-op thread on small
+// VMs, so every entry point calls set_threads() explicitly (default: all cores).
+#pragma once
+
+#include <string>
+
+namespace xling::layers {
+
+// n <= 0 means all hardware threads. Intra-op threads can change at any time; inter-op
+// threads only before the first parallel op (later calls keep the first value).
+void set_threads(int n);
+int num_threads();
+std::string torch_version();     // e.g. "2.11.0"
+bool cuda_available();
+
+}  // namespace xling::layers
