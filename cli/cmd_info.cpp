@@ -1,5 +1,6 @@
 // `xling info`: what a model directory or safetensors file holds -- architecture, sizes,
 // dtype, parameter count, tokenizer kind and vocabulary, files.
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -111,7 +112,9 @@ nlohmann::json collect(const InfoOptions& opt) {
 }
 
 void print_text(const nlohmann::json& info, std::ostream& os) {
-  auto row = [&](const std::string& key, const std::string& value) { os << fmt::format("{:<14}{}\n", key, value); };
+  auto row = [&](const std::string& key, const std::string& value) {
+    os << fmt::format("{:<{}}{}\n", key, std::max<std::size_t>(14, key.size() + 1), value);
+  };
   row("path", info["path"].get<std::string>());
   if (info.contains("config")) {
     const auto& c = info["config"];
