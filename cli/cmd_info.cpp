@@ -99,14 +99,28 @@ nlohmann::json collect(const InfoOptions& opt) {
                                                               : nlohmann::json(nullptr)}};
   out["sentence_transformers"] = dir.is_sentence_transformers;
   out["peft_adapter"] = dir.is_peft_adapter;
+  std::string stem = "model";
   if (dir.is_peft_adapter) {
-    auto ckpt = io::Checkpoint::open(opt.model, "adapter_model");
+    stem = "adapter_model";
+    auto cfg = core::read_json_file(opt.model + "/adapter_config.json");
+    nlohmann::json adapter = nlohmann::json::object();
+    for (const char* key : {"peft_type", "task_type", "r", "lora_alpha", "target_modules", "modules_to_save",
+                            "base_model_name_or_path"}) {
+      if (cfg.is_object() && cfg.contains(key) && !cfg[key].is_null()) adapter[key] = cfg[key];
+    }
+    out["adapter"] = adapter;
+  }
+  const std::filesystem::path root(opt.model);
+  const bool has_weights = std::filesystem::exists(root / (stem + ".safetensors"), ec) ||
+                           std::filesystem::exists(root / (stem + ".safetensors.index.json"), ec);
+  const bool has_pickle = std::filesystem::exists(root / "pytorch_model.bin", ec) ||
+                          std::filesystem::exists(root / "pytorch_model.bin.index.json", ec);
+  if (has_weights || has_pickle) {
+    auto ckpt = io::Checkpoint::open(opt.model, stem);  // pickle-only: UnsupportedModel with the converter
     out["weights"] = weights_json(ckpt);
     if (opt.tensors) out["tensor_list"] = tensor_list(ckpt);
   } else {
-    auto ckpt = io::Checkpoint::open(opt.model);
-    out["weights"] = weights_json(ckpt);
-    if (opt.tensors) out["tensor_list"] = tensor_list(ckpt);
+    out["weights"] = nullptr;
   }
   return out;
 }
@@ -132,7 +146,8 @@ void print_text(const nlohmann::json& info, std::ostream& os) {
       row("labels", labels);
     }
   }
-  if (info.contains("weights")) {
+  if (info.contains("weights") && info["weights"].is_null()) row("parameters", "no weights in this directory");
+  if (info.contains("weights") && !info["weights"].is_null()) {
     const auto& w = info["weights"];
     std::string dtypes;
     for (const auto& [k, v] : w["stored_dtypes"].items()) dtypes += (dtypes.empty() ? "" : ", ") + k + " x" + v.dump();
@@ -153,6 +168,9 @@ void print_text(const nlohmann::json& info, std::ostream& os) {
   if (info.contains("note")) row("note", info["note"].get<std::string>());
   if (info.value("sentence_transformers", false)) row("kind", "sentence-transformers directory (modules.json)");
   if (info.value("peft_adapter", false)) row("kind", "PEFT adapter (adapter_config.json)");
+  if (info.contains("adapter")) {
+    for (const auto& [k, v] : info["adapter"].items()) row("  " + k, v.is_string() ? v.get<std::string>() : v.dump());
+  }
   if (info.contains("files")) {
     std::string files;
     for (const auto& f : info["files"]) {
@@ -187,7 +205,7 @@ void add_info_command(CLI::App& app, CommandList& commands) {
   commands.push_back({sub, [opt]() {
                         nlohmann::json info = collect(*opt);
                         TextOutput out(opt->output);
-                        if (opt->json) out.stream() << info.dump(2) << "\n";
+                        if (opt->json) out.stream() << info.dump() << "\n";  // one record, one line (JSONL)
                         else print_text(info, out.stream());
                         out.commit();
                         return kExitOk;

@@ -94,16 +94,58 @@ TEST(Cli, InfoDescribesFixtureFromItsOwnFiles) {
   EXPECT_EQ(info["config"]["family"], "bert");
 }
 
-TEST(Cli, InfoOnEveryFixtureDirectory) {
-  int dirs = 0;
+TEST(Cli, InfoOnEveryFixtureDirectoryAndFile) {
+  int dirs = 0, with_weights = 0;
   for (const auto& e : fs::recursive_directory_iterator(kFixtures)) {
-    if (!e.is_directory() || !fs::exists(e.path() / "config.json")) continue;
-    if (!fs::exists(e.path() / "model.safetensors")) continue;
+    bool st = e.is_regular_file() && e.path().extension() == ".safetensors";
+    if (!e.is_directory() && !st) continue;
     auto r = run({"info", "--model", e.path().string(), "--json"});
-    EXPECT_EQ(r.code, 0) << e.path() << ": " << r.err;
+    ASSERT_EQ(r.code, 0) << e.path() << ": " << r.err;
+    auto info = nlohmann::json::parse(r.out);
+    if (!info["weights"].is_null()) {
+      ++with_weights;
+      EXPECT_GT(info["weights"]["parameters"].get<uint64_t>(), 0u) << e.path();
+    }
     ++dirs;
   }
-  EXPECT_GT(dirs, 10);
+  EXPECT_GT(dirs, 40);
+  EXPECT_GT(with_weights, 30);
+}
+
+TEST(Cli, EveryMalformedFileIsExitOneWithOneLine) {
+  using xling::testing::raw_safetensors;
+  xling::testing::ScratchDir dir;
+  std::string model = xling::testing::read_bytes(kBert + "/model.safetensors");
+  const std::string e = R"("x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"empty", ""},
+      {"truncated-header", model.substr(0, 100)},
+      {"truncated-data", model.substr(0, model.size() - 3)},
+      {"huge-header-length", raw_safetensors("{}", "", 1ull << 62)},
+      {"non-json", raw_safetensors("{\"x\": nope}", "")},
+      {"wrong-dtype", raw_safetensors(R"({"x":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", std::string(8, 'a'))},
+      {"shape-mismatch", raw_safetensors(R"({"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, 'a'))},
+      {"overlap", raw_safetensors("{" + e + R"(,"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", std::string(8, 'a'))},
+      {"out-of-range", raw_safetensors("{" + e + "}", "abc")},
+      {"garbage", std::string(4096, '\xee')},
+  };
+  for (const auto& [name, bytes] : files) {
+    std::string path = dir.file(name + ".safetensors");
+    xling::testing::write_bytes(path, bytes);
+    for (const auto& args : std::vector<std::vector<std::string>>{{"info", "--model", path}, {"diff", path, path}}) {
+      auto r = run(args);
+      EXPECT_EQ(r.code, 1) << name << ": " << r.err;
+      EXPECT_TRUE(one_line(r.err)) << name << ": " << r.err;
+      EXPECT_NE(r.err.find(path), std::string::npos) << name << ": " << r.err;
+    }
+  }
+  // A malformed config.json or shard index is the same kind of error.
+  fs::create_directories(dir.file("m"));
+  fs::copy_file(kBert + "/model.safetensors", dir.file("m/model.safetensors"));
+  xling::testing::write_bytes(dir.file("m/config.json"), "{\"model_type\": \"bert\", ");
+  auto r = run({"info", "--model", dir.file("m")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
 }
 
 TEST(Cli, InputErrorsExitOneWithOneLineNamingTheFile) {
