@@ -71,14 +71,7 @@ int run_convert(const ConvertOptions& opt) {
     tensors.push_back(std::move(w));
   }
   if (opt.output == "-") {
-    std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
-      std::size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
-      return sa != sb ? sa > sb : a.name < b.name;
-    });
-    std::string header = io::encode_safetensors_header(tensors, metadata);
-    std::cout.write(header.data(), static_cast<std::streamsize>(header.size()));
-    for (const auto& t : tensors) std::cout.write(reinterpret_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
-    std::cout.flush();
+    io::write_safetensors(std::cout, tensors, metadata);
   } else {
     io::write_safetensors(opt.output, tensors, metadata);
   }

@@ -48,12 +48,28 @@ std::string encode_safetensors_header(const std::vector<TensorToWrite>& tensors,
   return out;
 }
 
-void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
-                       const std::map<std::string, std::string>& metadata) {
+void sort_for_layout(std::vector<TensorToWrite>& tensors) {
   std::stable_sort(tensors.begin(), tensors.end(), [](const TensorToWrite& a, const TensorToWrite& b) {
     std::size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
     return sa != sb ? sa > sb : a.name < b.name;
   });
+}
+
+void write_safetensors(std::ostream& out, std::vector<TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  sort_for_layout(tensors);
+  std::string header = encode_safetensors_header(tensors, metadata);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  for (const auto& t : tensors) {
+    if (t.nbytes > 0) out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.nbytes));
+  }
+  out.flush();
+  if (!out) throw IoError("write to output stream failed");
+}
+
+void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  sort_for_layout(tensors);
   std::string header = encode_safetensors_header(tensors, metadata);
   core::AtomicFile file(path);
   file.write(header);

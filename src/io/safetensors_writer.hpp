@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,13 @@ struct TensorToWrite {
 // dims, or nbytes that do not match shape x dtype.
 std::string encode_safetensors_header(const std::vector<TensorToWrite>& tensors,
                                       const std::map<std::string, std::string>& metadata);
+
+// Sorts into the writer's layout: largest element size first, then by name.
+void sort_for_layout(std::vector<TensorToWrite>& tensors);
+
+// Writes the whole file to `out` (e.g. stdout) in the same layout, non-atomically.
+void write_safetensors(std::ostream& out, std::vector<TensorToWrite> tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 
 // Writes `path` atomically (temp file + fsync + rename). Throws IoError / InvalidArgument.
 void write_safetensors(const std::string& path, std::vector<TensorToWrite> tensors,
