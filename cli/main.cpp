@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_info_command(app, commands);
   add_diff_command(app, commands);
   add_convert_command(app, commands);
+  add_tokenize_command(app, commands);
 
   try {
     app.parse(argc, argv);

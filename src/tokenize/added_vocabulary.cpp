@@ -86,7 +86,7 @@ char32_t last_char(std::string_view s) {
   return c;
 }
 
-bool is_word_char(char32_t c) { return is_alphanumeric(c) || c == '_'; }
+bool is_word_char(char32_t c) { return is_regex_word_char(c); }
 
 }  // namespace
 

@@ -70,7 +70,7 @@ class LowercaseNormalizer : public Normalizer {
 class StripAccentsNormalizer : public Normalizer {
  public:
   void normalize(NormalizedString& s) const override {
-    s.filter([](char32_t c) { return !is_mark_nonspacing(c); });
+    s.filter([](char32_t c) { return !is_combining_mark(c); });
   }
 };
 

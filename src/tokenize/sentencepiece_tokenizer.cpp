@@ -6,7 +6,9 @@
 #include "tokenize/sentencepiece_tokenizer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
+#include <cstring>
 #include <optional>
 #include <queue>
 #include <unordered_map>
@@ -171,11 +173,14 @@ struct SentencePieceTokenizer::Impl {
   SpmModelProto proto;
   std::string source;
   PieceTrie reserved;  // CONTROL, UNKNOWN, BYTE pieces -> id
-  PieceTrie normal;    // NORMAL, USER_DEFINED, UNUSED pieces -> id
+  PieceTrie normal;    // NORMAL, USER_DEFINED, UNUSED pieces -> id (not built for Unigram models,
+                       // whose UnigramModel answers the lookups)
   PieceTrie user_defined;
   int unk = -1;
   bool has_unused = false;
   std::vector<int> decode_ids;  // PieceToId(IdToPiece(id)), what Decode(ids) looks up
+  std::vector<float> scores;
+  std::array<int, 256> byte_ids{};  // PieceToId("<0xXX>")
   std::optional<SpmNormalizer> normalizer;
   std::optional<SpmNormalizer> denormalizer;
   std::optional<UnigramModel> unigram;
@@ -186,6 +191,7 @@ struct SentencePieceTokenizer::Impl {
   int piece_to_id(std::string_view piece) const {
     int id = reserved.find(piece);
     if (id >= 0) return id;
+    if (unigram) return unigram->id_of(piece).value_or(unk);  // not reserved, so unique and normal
     id = normal.find(piece);
     return id >= 0 ? id : unk;
   }
@@ -217,17 +223,25 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view normalized, std::
     int next;
     bool freeze;
     std::string_view piece;
+    uint32_t node;  // trie node of `piece`: pair lookups only walk the right symbol's bytes
   };
+  // Agenda order: higher score first, then lower left index, packed into one integer key.
   struct Pair {
-    float score;
-    int left;
-    int right;
-    std::size_t size;
+    uint64_t key;  // order-preserving bits of the score << 32 | ~left
+    uint32_t right;
+    uint32_t size;
+    uint32_t node;
+    int left() const { return static_cast<int>(~static_cast<uint32_t>(key)); }
   };
-  struct Lower {  // priority: higher score, then lower left index
-    bool operator()(const Pair& a, const Pair& b) const {
-      return a.score < b.score || (a.score == b.score && a.left > b.left);
-    }
+  struct Lower {
+    bool operator()(const Pair& a, const Pair& b) const { return a.key < b.key; }
+  };
+  auto pair_key = [](float score, int left) {
+    uint32_t bits;
+    score += 0.0f;  // -0 == +0, as the float comparison has it
+    std::memcpy(&bits, &score, sizeof(bits));
+    bits = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+    return (static_cast<uint64_t>(bits) << 32) | ~static_cast<uint32_t>(left);
   };
   std::vector<Symbol> symbols;
   symbols.reserve(normalized.size());
@@ -236,10 +250,14 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view normalized, std::
 
   auto maybe_add_pair = [&](int left, int right) {
     if (left == -1 || right == -1 || symbols[left].freeze || symbols[right].freeze) return;
-    const std::string_view piece(symbols[left].piece.data(), symbols[left].piece.size() + symbols[right].piece.size());
-    const int id = normal.find(piece);
+    if (symbols[left].node == PieceTrie::kNoNode) return;
+    const uint32_t node = normal.walk(symbols[left].node, symbols[right].piece);
+    if (node == PieceTrie::kNoNode) return;
+    const int id = normal.value_at(node);
     if (id < 0) return;
-    agenda.push({proto.pieces[static_cast<std::size_t>(id)].score, left, right, piece.size()});
+    const std::string_view piece(symbols[left].piece.data(), symbols[left].piece.size() + symbols[right].piece.size());
+    agenda.push({pair_key(scores[static_cast<std::size_t>(id)], left), static_cast<uint32_t>(right),
+                 static_cast<uint32_t>(piece.size()), node});
     if (type(id) == SpmPieceType::kUnused) rev_merge[piece] = {symbols[left].piece, symbols[right].piece};
   };
 
@@ -249,6 +267,7 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view normalized, std::
     Symbol s{};
     const std::size_t mblen = prefix_match(rest, &s.freeze);
     s.piece = rest.substr(0, mblen);
+    s.node = normal.walk(PieceTrie::kRoot, s.piece);
     s.prev = index == 0 ? -1 : index - 1;
     rest.remove_prefix(mblen);
     s.next = rest.empty() ? -1 : index + 1;
@@ -261,16 +280,18 @@ void SentencePieceTokenizer::Impl::encode_bpe(std::string_view normalized, std::
   while (!agenda.empty()) {
     const Pair top = agenda.top();
     agenda.pop();
-    Symbol& left = symbols[top.left];
+    const int top_left = top.left();
+    Symbol& left = symbols[top_left];
     Symbol& right = symbols[top.right];
     // Stale: one side was merged away or grew since the pair was queued.
     if (left.piece.empty() || right.piece.empty() || left.piece.size() + right.piece.size() != top.size) continue;
     left.piece = std::string_view(left.piece.data(), left.piece.size() + right.piece.size());
+    left.node = top.node;
     left.next = right.next;
-    if (right.next >= 0) symbols[right.next].prev = top.left;
+    if (right.next >= 0) symbols[right.next].prev = top_left;
     right.piece = std::string_view();
-    maybe_add_pair(left.prev, top.left);
-    maybe_add_pair(top.left, left.next);
+    maybe_add_pair(left.prev, top_left);
+    maybe_add_pair(top_left, left.next);
   }
 
   // Pieces of type UNUSED are split back into the pieces they were merged from.
@@ -357,7 +378,7 @@ std::vector<Segment> SentencePieceTokenizer::Impl::encode(std::string_view text,
     if (unknown && byte_fallback) {
       for (uint32_t i = s.begin; i < s.end; ++i) {
         const auto b = static_cast<unsigned char>(normalized[i]);
-        out.push_back({piece_to_id(byte_piece(b)), s.begin, s.end, /*is_byte=*/true});
+        out.push_back({byte_ids[b], s.begin, s.end, /*is_byte=*/true});
       }
     } else if (unknown && prev_unknown) {
       out.back().end = s.end;
@@ -407,25 +428,23 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
       byte_found[static_cast<std::size_t>(b)] = true;
     }
   }
-  impl->reserved = PieceTrie(reserved);
-  impl->normal = PieceTrie(normal);
-  if (impl->reserved.num_keys() != reserved.size() || impl->normal.num_keys() != normal.size()) {
-    for (const auto* group : {&reserved, &normal}) {
-      std::unordered_map<std::string_view, int> seen;
-      for (const auto& [piece, id] : *group) {
-        const auto [it, inserted] = seen.emplace(piece, id);
-        if (!inserted) fail(fmt::format("piece '{}' is defined twice (ids {} and {})", piece, it->second, id));
+  for (const auto* group : {&reserved, &normal}) {
+    auto sorted = *group;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+      if (sorted[i].first == sorted[i - 1].first) {
+        fail(fmt::format("piece '{}' is defined twice (ids {} and {})", sorted[i].first, sorted[i - 1].second,
+                         sorted[i].second));
       }
     }
   }
+  impl->reserved = PieceTrie(reserved);
+  if (trainer.model_type != SpmModelType::kUnigram) impl->normal = PieceTrie(normal);
   if (impl->unk < 0) fail("no piece of type UNKNOWN");
   if (trainer.byte_fallback && std::find(byte_found.begin(), byte_found.end(), false) != byte_found.end()) {
     fail("byte_fallback is true but the 256 byte pieces <0x00>..<0xFF> are not all present");
   }
   impl->user_defined = PieceTrie(user_defined);
-
-  impl->decode_ids.resize(pieces.size());
-  for (std::size_t i = 0; i < pieces.size(); ++i) impl->decode_ids[i] = impl->piece_to_id(pieces[i].piece);
 
   impl->normalizer.emplace(impl->proto.normalizer_spec, source + " (normalizer_spec)", impl->user_defined,
                            trainer.treat_whitespace_as_suffix);
@@ -470,6 +489,12 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
     options.float32_path_scores = true;
     impl->unigram.emplace(std::move(names), std::move(scores), std::move(matchable), options);
   }
+  for (int b = 0; b < 256; ++b) impl->byte_ids[b] = impl->piece_to_id(byte_piece(static_cast<unsigned char>(b)));
+  impl->scores.reserve(pieces.size());
+  for (const auto& p : pieces) impl->scores.push_back(p.score);
+  impl->decode_ids.resize(pieces.size());
+  for (std::size_t i = 0; i < pieces.size(); ++i) impl->decode_ids[i] = impl->piece_to_id(pieces[i].piece);
+
   return SentencePieceTokenizer(std::move(impl));
 }
 

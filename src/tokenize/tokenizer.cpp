@@ -160,7 +160,7 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
   for (std::size_t i = 0; i < texts.size(); ++i) {
     Encoding a = encode_one(texts[i], 0);
     std::optional<Encoding> b;
-    if (pairs) b = encode_one((*pairs)[i], 1);
+    if (pairs && !(*pairs)[i].empty()) b = encode_one((*pairs)[i], 1);  // empty pair = none (transformers)
     if (trunc.max_length > 0) {
       std::size_t extra = add_special && post_processor_ ? post_processor_->added_tokens(b.has_value()) : 0;
       if (trunc.max_length < extra) {
@@ -169,8 +169,9 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
       truncate_pair(a, b ? &*b : nullptr, trunc.max_length - extra, trunc.side);
     }
     if (post_processor_) {
+      bool has_b = b.has_value();
       out.push_back(post_processor_->process(std::move(a), std::move(b), add_special, texts[i],
-                                             pairs ? std::string_view((*pairs)[i]) : std::string_view()));
+                                             has_b ? std::string_view((*pairs)[i]) : std::string_view()));
     } else {
       out.push_back(default_process(std::move(a), std::move(b)));
     }

@@ -109,6 +109,13 @@ bool is_whitespace(char32_t c) {
 }
 
 namespace {
+#include "tokenize/unicode_delta.inc"
+
+template <std::size_t N>
+bool flipped(const char32_t (&table)[N], char32_t c) {
+  return std::binary_search(std::begin(table), std::end(table), c);
+}
+
 utf8proc_category_t category(char32_t c) {
   if (c > 0x10FFFF) return UTF8PROC_CATEGORY_CN;
   return utf8proc_category(static_cast<utf8proc_int32_t>(c));
@@ -130,9 +137,17 @@ bool is_alphanumeric(char32_t c) {
   return is_letter(c) || is_number(c);
 }
 
+bool is_regex_word_char(char32_t c) {
+  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  if (c == 0x200C || c == 0x200D) return true;  // Join_Control
+  auto k = category(c);
+  return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) || (k >= UTF8PROC_CATEGORY_MN && k <= UTF8PROC_CATEGORY_ME) ||
+         k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC;
+}
+
 bool is_punctuation(char32_t c) {
   auto k = category(c);
-  return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
+  return (k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO) != flipped(kPunctuationFlip, c);
 }
 
 bool is_bert_punctuation(char32_t c) {
@@ -147,8 +162,9 @@ bool is_bert_whitespace(char32_t c) { return c == '\t' || c == '\n' || c == '\r'
 bool is_bert_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   auto k = category(c);
-  return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CN ||
-         k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
+  // HF's is_other(): Cc, Cf, Co, Cs -- unassigned code points (Cn) are kept.
+  return (k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CO ||
+          k == UTF8PROC_CATEGORY_CS) != flipped(kControlFlip, c);
 }
 
 bool is_chinese_char(char32_t c) {
@@ -157,7 +173,12 @@ bool is_chinese_char(char32_t c) {
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-bool is_mark_nonspacing(char32_t c) { return category(c) == UTF8PROC_CATEGORY_MN; }
+bool is_mark_nonspacing(char32_t c) { return (category(c) == UTF8PROC_CATEGORY_MN) != flipped(kNonspacingMarkFlip, c); }
+
+bool is_combining_mark(char32_t c) {
+  auto k = category(c);
+  return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_MC || k == UTF8PROC_CATEGORY_ME;
+}
 
 namespace {
 
@@ -168,76 +189,90 @@ int combining_class(char32_t c) {
 
 }  // namespace
 
+namespace {
+
+// Primary composite of (a, b), or 0.
+char32_t compose_pair(char32_t a, char32_t b) {
+  utf8proc_int32_t buf[2] = {static_cast<utf8proc_int32_t>(a), static_cast<utf8proc_int32_t>(b)};
+  utf8proc_ssize_t n = utf8proc_normalize_utf32(buf, 2, static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+  return n == 1 ? static_cast<char32_t>(buf[0]) : 0;
+}
+
+// Original chars a (char, change) pair consumes in NormalizedString::transform.
+int consumed(int change) { return change > 0 ? 0 : 1 - change; }
+
+}  // namespace
+
 void normalize_changes(std::string_view s, NormalForm form, std::vector<CharChange>& out) {
-  // Segment at starters (combining class 0): normalization never crosses such boundaries
-  // except for Hangul/compositions with a following non-starter, which stay in one segment.
-  int options = UTF8PROC_STABLE;
-  switch (form) {
-    case NormalForm::kNFC: options |= UTF8PROC_COMPOSE; break;
-    case NormalForm::kNFD: options |= UTF8PROC_DECOMPOSE; break;
-    case NormalForm::kNFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-    case NormalForm::kNFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+  // As the unicode-normalization-alignments crate HF uses: every input char decomposes into
+  // (first, 0), (rest, +1); non-starter runs are put in canonical order (pairs move with
+  // their chars); composition merges a char into its starter, which takes over what the
+  // removed char consumed.
+  const bool compat = form == NormalForm::kNFKC || form == NormalForm::kNFKD;
+  const bool compose = form == NormalForm::kNFC || form == NormalForm::kNFKC;
+  int options = UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0);
+  std::vector<CharChange> dec;
+  dec.reserve(s.size());
+  utf8proc_int32_t tmp[32];
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t c;
+    i += static_cast<std::size_t>(decode_utf8(s, i, c));
+    if (c < 0x80) {
+      dec.emplace_back(c, 0);
+      continue;
+    }
+    int boundclass = 0;
+    utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), tmp, 32,
+                                                 static_cast<utf8proc_option_t>(options), &boundclass);
+    if (n <= 0 || n > 32) {
+      dec.emplace_back(c, 0);
+      continue;
+    }
+    for (utf8proc_ssize_t k = 0; k < n; ++k) dec.emplace_back(static_cast<char32_t>(tmp[k]), k == 0 ? 0 : 1);
   }
-  std::vector<char32_t> cps = to_codepoints(s);
-  std::vector<utf8proc_int32_t> buf;
-  std::size_t i = 0;
-  while (i < cps.size()) {
-    std::size_t j = i + 1;
-    // A segment: one char and the non-starters after it; Hangul L+V(+T) jamo also compose.
-    while (j < cps.size() && (combining_class(cps[j]) != 0 ||
-                              (cps[j] >= 0x1160 && cps[j] <= 0x11FF && cps[j - 1] >= 0x1100 && cps[j - 1] <= 0x11A7))) {
-      ++j;
-    }
-    std::size_t m = j - i;
-    bool ascii = m == 1 && cps[i] < 0x80;
-    if (ascii) {
-      out.emplace_back(cps[i], 0);
-      i = j;
+  // Canonical ordering.
+  for (std::size_t a = 0; a < dec.size();) {
+    if (dec[a].first < 0x300 || combining_class(dec[a].first) == 0) {
+      ++a;
       continue;
     }
-    buf.assign(cps.begin() + static_cast<std::ptrdiff_t>(i), cps.begin() + static_cast<std::ptrdiff_t>(j));
-    // Decompose char by char into a growing buffer, then compose / reorder.
-    std::vector<utf8proc_int32_t> dec(m * 18 + 8);
-    utf8proc_ssize_t n = 0;
-    for (std::size_t k = 0; k < m; ++k) {
-      int last_boundclass = 0;
-      utf8proc_ssize_t r = utf8proc_decompose_char(buf[k], dec.data() + n, static_cast<utf8proc_ssize_t>(dec.size()) - n,
-                                                   static_cast<utf8proc_option_t>(options), &last_boundclass);
-      if (r < 0) { n = -1; break; }
-      n += r;
+    std::size_t b = a;
+    while (b < dec.size() && combining_class(dec[b].first) != 0) ++b;
+    if (b - a > 1) {
+      std::stable_sort(dec.begin() + static_cast<std::ptrdiff_t>(a), dec.begin() + static_cast<std::ptrdiff_t>(b),
+                       [](const CharChange& x, const CharChange& y) {
+                         return combining_class(x.first) < combining_class(y.first);
+                       });
     }
-    if (n < 0) {
-      for (std::size_t k = i; k < j; ++k) out.emplace_back(cps[k], 0);
-      i = j;
-      continue;
-    }
-    // Canonical ordering (utf8proc does it in utf8proc_decompose, not per char): stable
-    // sort of every run of non-starters by combining class.
-    for (utf8proc_ssize_t a = 0; a < n;) {
-      if (combining_class(static_cast<char32_t>(dec[a])) == 0) {
-        ++a;
+    a = b;
+  }
+  if (!compose) {
+    out.insert(out.end(), dec.begin(), dec.end());
+    return;
+  }
+  std::size_t base = out.size();
+  std::ptrdiff_t starter = -1;
+  int last_class = -1;  // -1: nothing between the starter and the current char
+  for (const auto& [c, change] : dec) {
+    int cc = c < 0x300 ? 0 : combining_class(c);
+    if (starter >= 0 && (last_class == -1 || (last_class != 0 && last_class < cc))) {
+      CharChange& st = out[static_cast<std::size_t>(starter)];
+      if (char32_t comp = compose_pair(st.first, c)) {
+        int total = consumed(st.second) + consumed(change);
+        st.first = comp;
+        st.second = total == 0 ? 1 : 1 - total;
         continue;
       }
-      utf8proc_ssize_t b = a;
-      while (b < n && combining_class(static_cast<char32_t>(dec[b])) != 0) ++b;
-      std::stable_sort(dec.begin() + a, dec.begin() + b, [](utf8proc_int32_t x, utf8proc_int32_t y) {
-        return combining_class(static_cast<char32_t>(x)) < combining_class(static_cast<char32_t>(y));
-      });
-      a = b;
     }
-    // Optional composition via utf8proc_normalize_utf32.
-    n = utf8proc_normalize_utf32(dec.data(), n, static_cast<utf8proc_option_t>(options));
-    std::size_t produced = n < 0 ? 0 : static_cast<std::size_t>(n);
-    for (std::size_t k = 0; k < produced; ++k) {
-      int change = k < m ? 0 : 1;
-      out.emplace_back(static_cast<char32_t>(dec[k]), change);
+    if (cc == 0) {
+      starter = static_cast<std::ptrdiff_t>(out.size());
+      last_class = -1;
+    } else {
+      last_class = cc;
     }
-    if (produced < m) {
-      int removed = static_cast<int>(m - produced);
-      if (produced > 0) out.back().second -= removed;
-    }
-    i = j;
+    out.emplace_back(c, change);
   }
+  (void)base;
 }
 
 void to_lowercase(char32_t c, std::vector<char32_t>& out) {

@@ -42,14 +42,16 @@ std::string replace_invalid_utf8(std::string_view s);
 
 bool is_whitespace(char32_t c);        // Rust char::is_whitespace (White_Space property)
 bool is_alphanumeric(char32_t c);      // letters and numbers (Rust char::is_alphanumeric, approx.)
-bool is_punctuation(char32_t c);       // Unicode P* categories
+bool is_regex_word_char(char32_t c);   // regex \w: letters, marks, Nd, Nl, Pc, joiners
+bool is_punctuation(char32_t c);       // Unicode P*, as HF's (pre-Unicode-10) tables classify it
 bool is_bert_punctuation(char32_t c);  // ASCII punctuation or P*
-bool is_bert_control(char32_t c);      // Cc/Cf/Cn/Co/Cs except \t \n \r
+bool is_bert_control(char32_t c);      // Cc/Cf/Co/Cs except \t \n \r
 bool is_bert_whitespace(char32_t c);   // \t \n \r or White_Space
 bool is_chinese_char(char32_t c);      // CJK ideograph blocks as BERT defines them
 bool is_letter(char32_t c);            // L*
 bool is_number(char32_t c);            // N*
-bool is_mark_nonspacing(char32_t c);   // Mn
+bool is_mark_nonspacing(char32_t c);   // Mn, as HF's BERT tables classify it
+bool is_combining_mark(char32_t c);    // Mn, Mc, Me (StripAccents)
 
 enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };
 // Normalizes `s`, appending (char, change) pairs per HF's alignment conventions.

@@ -45,20 +45,48 @@ PieceTrie::PieceTrie(const std::vector<std::pair<std::string_view, int>>& entrie
     std::size_t lo, hi, depth;
   };
   std::vector<Task> stack{{0, 0, keys.size(), 0}};
-  std::vector<uint8_t> used(units_.size(), 0);
-  used[0] = 1;
-  std::size_t first_free = 1;  // every unit below it is used
   uint32_t max_base = 0;
   std::vector<uint32_t> labels;
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
 
-  auto ensure = [&](std::size_t size) {
-    if (size > used.size()) {
-      std::size_t grown = std::max(size, used.size() + used.size() / 2);
-      used.resize(grown, 0);
-      units_.resize(grown);
+  // Free units form a list in index order (unit 0, the root, is its sentinel) so that the base
+  // search skips used ones. A free unit that failed as the first child's slot kMaxFails times
+  // leaves the list (it can still take a later child), which keeps the search near-linear.
+  constexpr uint8_t kMaxFails = 16;
+  enum : uint8_t { kListed, kUsed, kUnlisted };
+  std::vector<uint8_t> state(units_.size(), kListed), fails(units_.size(), 0);
+  std::vector<uint32_t> next(units_.size()), prev(units_.size());
+  state[0] = kUsed;
+  next[0] = prev[0] = 0;
+  auto append = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to; ++i) {
+      const auto u = static_cast<uint32_t>(i);
+      prev[u] = prev[0];
+      next[prev[0]] = u;
+      next[u] = 0;
+      prev[0] = u;
     }
   };
+  auto unlink = [&](uint32_t u, uint8_t new_state) {
+    if (state[u] == kListed) {
+      next[prev[u]] = next[u];
+      prev[next[u]] = prev[u];
+    }
+    state[u] = new_state;
+  };
+  auto ensure = [&](std::size_t size) {
+    if (size <= units_.size()) return;
+    const std::size_t old = units_.size();
+    const std::size_t grown = std::max(size, old + old / 2);
+    if (grown >= kFree) throw InvalidArgument(fmt::format("piece trie: {} units is too large", grown));
+    units_.resize(grown);
+    state.resize(grown, kListed);
+    fails.resize(grown, 0);
+    next.resize(grown);
+    prev.resize(grown);
+    append(old, grown);
+  };
+  append(1, units_.size());
 
   while (!stack.empty()) {
     Task t = stack.back();
@@ -81,53 +109,48 @@ PieceTrie::PieceTrie(const std::vector<std::pair<std::string_view, int>>& entrie
       i = j;
     }
 
-    // The first base at which every child unit is free.
-    while (first_free < used.size() && used[first_free]) ++first_free;
-    uint32_t base = 0;
-    for (std::size_t pos = first_free;; ++pos) {
-      ensure(pos + 1);
-      if (used[pos] || pos < labels[0]) continue;
-      const std::size_t b = pos - labels[0];
-      ensure(b + 257);
-      bool fits = true;
-      for (std::size_t k = 1; k < labels.size(); ++k) {
-        if (used[b + labels[k]]) {
-          fits = false;
+    // The first base at which every child unit is free; past the end when none is.
+    std::size_t base = 0;
+    for (uint32_t u = next[0];;) {
+      if (u == 0) {
+        base = std::max(units_.size(), static_cast<std::size_t>(labels[0])) - labels[0];
+        break;
+      }
+      const uint32_t following = next[u];
+      if (u >= labels[0]) {
+        const std::size_t b = u - labels[0];
+        bool fits = true;
+        for (std::size_t k = 1; k < labels.size() && fits; ++k) {
+          const std::size_t v = b + labels[k];
+          fits = v >= units_.size() || state[v] != kUsed;
+        }
+        if (fits) {
+          base = b;
           break;
         }
       }
-      if (fits) {
-        base = static_cast<uint32_t>(b);
-        break;
-      }
+      if (++fails[u] >= kMaxFails) unlink(u, kUnlisted);
+      u = following;
     }
-    units_[t.node].base = base;
-    max_base = std::max(max_base, base);
+    ensure(base + 257);
+    units_[t.node].base = static_cast<uint32_t>(base);
+    max_base = std::max(max_base, static_cast<uint32_t>(base));
     for (std::size_t k = 0; k < labels.size(); ++k) {
-      const uint32_t child = base + labels[k];
-      used[child] = 1;
+      const auto child = static_cast<uint32_t>(base + labels[k]);
+      unlink(child, kUsed);
       units_[child].check = t.node;
       stack.push_back({child, ranges[k].first, ranges[k].second, t.depth + 1});
     }
   }
-  // Trailing units nobody uses are only padding: keep exactly what lookups can touch.
-  std::size_t last_used = 0;
-  for (std::size_t i = 0; i < used.size(); ++i) {
-    if (used[i]) last_used = i;
-  }
-  units_.resize(std::max<std::size_t>(static_cast<std::size_t>(max_base) + 257, last_used + 1));
+  // Units past the last possible child are never read.
+  units_.resize(static_cast<std::size_t>(max_base) + 257);
   units_.shrink_to_fit();
 }
 
 int PieceTrie::find(std::string_view key) const {
   if (key.empty()) return -1;
-  uint32_t node = 0;
-  for (char ch : key) {
-    const uint32_t next = units_[node].base + static_cast<unsigned char>(ch) + 1;
-    if (units_[next].check != node) return -1;
-    node = next;
-  }
-  return units_[node].value;
+  const uint32_t node = walk(kRoot, key);
+  return node == kNoNode ? -1 : units_[node].value;
 }
 
 std::size_t PieceTrie::longest_prefix(std::string_view text, int* value) const {
@@ -166,30 +189,32 @@ UnigramModel::UnigramModel(std::vector<std::string> pieces, std::vector<double> 
     throw InvalidArgument(
         fmt::format("Unigram model: unk_id {} is outside the vocabulary of {} pieces", options_.unk_id, pieces_.size()));
   }
-  std::vector<std::pair<std::string_view, int>> all, usable;
-  all.reserve(pieces_.size());
+  std::vector<std::pair<std::string_view, int>> usable;
   usable.reserve(pieces_.size());
   double min_score = std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
-    all.emplace_back(pieces_[i], static_cast<int>(i));
     if (matchable[i]) usable.emplace_back(pieces_[i], static_cast<int>(i));
     min_score = std::min(min_score, scores_[i]);
   }
-  all_ = PieceTrie(all);
   matchable_ = PieceTrie(usable);
+  by_piece_.resize(pieces_.size());
+  for (std::size_t i = 0; i < pieces_.size(); ++i) by_piece_[i] = static_cast<int32_t>(i);
+  std::stable_sort(by_piece_.begin(), by_piece_.end(), [this](int32_t a, int32_t b) { return pieces_[a] < pieces_[b]; });
   if (options_.min_score) min_score = *options_.min_score;
   unk_score_ = min_score - options_.unk_penalty;
   if (options_.float32_path_scores) {
     // sentencepiece: const float unk_score = min_score() - kUnkPenalty; (float arithmetic)
     unk_score_ = static_cast<float>(min_score) - static_cast<float>(options_.unk_penalty);
   }
-  for (int b = 0; b < 256; ++b) byte_ids_[b] = all_.find(fmt::format("<0x{:02X}>", b));
+  for (int b = 0; b < 256; ++b) byte_ids_[b] = id_of(fmt::format("<0x{:02X}>", b)).value_or(-1);
 }
 
 std::optional<int> UnigramModel::id_of(std::string_view piece) const {
-  const int id = all_.find(piece);
-  if (id < 0) return std::nullopt;
-  return id;
+  // The last of the ids holding `piece` (HF keeps the last one of a repeated token).
+  const auto it = std::upper_bound(by_piece_.begin(), by_piece_.end(), piece,
+                                   [this](std::string_view p, int32_t id) { return p < pieces_[id]; });
+  if (it == by_piece_.begin() || pieces_[*(it - 1)] != piece) return std::nullopt;
+  return *(it - 1);
 }
 
 const std::string& UnigramModel::piece(int id) const {

@@ -39,9 +39,26 @@ class PieceTrie {
 
   // The value of `key`, or -1.
   int find(std::string_view key) const;
+
+  // Node-level access for incremental lookups: the root, the node reached by following
+  // `text` from `node` (kNoNode when that path leaves the trie), and a node's value (-1 if
+  // no key ends there).
+  static constexpr uint32_t kRoot = 0;
+  static constexpr uint32_t kNoNode = 0xFFFFFFFFu;
+  uint32_t walk(uint32_t node, std::string_view text) const {
+    const Unit* units = units_.data();
+    for (char ch : text) {
+      const uint32_t next = units[node].base + static_cast<unsigned char>(ch) + 1;
+      if (units[next].check != node) return kNoNode;
+      node = next;
+    }
+    return node;
+  }
+  int value_at(uint32_t node) const { return units_[node].value; }
   // Length of the longest key that is a prefix of text (0 if none) and its value in *value.
   std::size_t longest_prefix(std::string_view text, int* value) const;
   std::size_t num_keys() const { return num_keys_; }
+  std::size_t num_units() const { return units_.size(); }
 
  private:
   static constexpr uint32_t kFree = 0xFFFFFFFFu;
@@ -101,9 +118,8 @@ class UnigramModel {
   std::vector<double> scores_;
   UnigramOptions options_;
   PieceTrie matchable_;  // matchable pieces -> id
-  PieceTrie all_;        // every piece -> id
+  std::vector<int32_t> by_piece_;    // every id, sorted by (piece, id): id_of
   std::array<int, 256> byte_ids_{};  // id of <0xXX>, -1 if absent
-  bool all_bytes_ = false;
   double unk_score_ = 0.0;
 };
 

@@ -1,1 +1,2 @@
 // placeholder: being written
+#include <gtest/gtest.h>
