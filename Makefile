@@ -93,10 +93,10 @@ parity: build $(PARITY_STAMP)
 	$(PY) tools/parity/run.py --xling $(BUILD)/bin/xling
 
 fuzz: fuzz-build
-	@for t in safetensors config; do \
+	@for t in safetensors config tokenizer; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
-	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -max_len=8192 \
 	    -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2>&1 | \
 	    grep -E "^(stat::|Done|INFO: Running|==)|ERROR|SUMMARY" ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \

@@ -70,8 +70,8 @@ void CharsMap::walk(std::string_view key, bool stop_at_nul, OnLeaf&& on_leaf) co
     node_pos ^= unit_offset(unit);
     if (unit_has_leaf(unit)) {
       if (node_pos >= n) {
-        throw IoError(fmt::format("{}: invalid precompiled_charsmap: a trie leaf lies at unit {} of {}", source_,
-                                  node_pos, n));
+        throw IoError(
+            fmt::format("{}: invalid precompiled_charsmap: a trie leaf lies at unit {} of {}", source_, node_pos, n));
       }
       if (!on_leaf(i + 1, unit_value(units_[node_pos]))) return;
     }
@@ -80,8 +80,9 @@ void CharsMap::walk(std::string_view key, bool stop_at_nul, OnLeaf&& on_leaf) co
 
 std::string_view CharsMap::replacement_at(uint32_t value) const {
   if (value >= pool_.size()) {
-    throw IoError(fmt::format("{}: invalid precompiled_charsmap: a trie value points at byte {} of a {}-byte string pool",
-                              source_, value, pool_.size()));
+    throw IoError(
+        fmt::format("{}: invalid precompiled_charsmap: a trie value points at byte {} of a {}-byte string pool",
+                    source_, value, pool_.size()));
   }
   const char* begin = pool_.data() + value;
   const std::size_t left = pool_.size() - value;

@@ -13,7 +13,14 @@ namespace xling::tokenize {
 
 namespace {
 
-enum WireType : uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kStartGroup = 3, kEndGroup = 4, kFixed32 = 5 };
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5
+};
 
 constexpr int kMaxGroupDepth = 100;  // protobuf's default recursion limit
 
@@ -110,7 +117,8 @@ class WireReader {
   }
 
   [[noreturn]] void fail_at(std::size_t at, const std::string& what) const {
-    throw IoError(fmt::format("{}: invalid sentencepiece model: {} at byte {}: {}", source_, message_, base_ + at, what));
+    throw IoError(
+        fmt::format("{}: invalid sentencepiece model: {} at byte {}: {}", source_, message_, base_ + at, what));
   }
 
  private:
@@ -168,25 +176,55 @@ void parse_trainer_spec(std::string_view data, std::size_t offset, const std::st
           }
           continue;
         }
-        case 4: spec.vocab_size = as_int32(r.varint()); continue;
-        case 24: spec.treat_whitespace_as_suffix = r.varint() != 0; continue;
-        case 25: spec.split_digits = r.varint() != 0; continue;
-        case 26: spec.allow_whitespace_only_pieces = r.varint() != 0; continue;
-        case 35: spec.byte_fallback = r.varint() != 0; continue;
-        case 40: spec.unk_id = as_int32(r.varint()); continue;
-        case 41: spec.bos_id = as_int32(r.varint()); continue;
-        case 42: spec.eos_id = as_int32(r.varint()); continue;
-        case 43: spec.pad_id = as_int32(r.varint()); continue;
-        default: break;
+        case 4:
+          spec.vocab_size = as_int32(r.varint());
+          continue;
+        case 24:
+          spec.treat_whitespace_as_suffix = r.varint() != 0;
+          continue;
+        case 25:
+          spec.split_digits = r.varint() != 0;
+          continue;
+        case 26:
+          spec.allow_whitespace_only_pieces = r.varint() != 0;
+          continue;
+        case 35:
+          spec.byte_fallback = r.varint() != 0;
+          continue;
+        case 40:
+          spec.unk_id = as_int32(r.varint());
+          continue;
+        case 41:
+          spec.bos_id = as_int32(r.varint());
+          continue;
+        case 42:
+          spec.eos_id = as_int32(r.varint());
+          continue;
+        case 43:
+          spec.pad_id = as_int32(r.varint());
+          continue;
+        default:
+          break;
       }
     } else if (wire == kLengthDelimited) {
       switch (field) {
-        case 44: spec.unk_surface = std::string(r.bytes()); continue;
-        case 45: spec.unk_piece.assign(r.bytes()); continue;
-        case 46: spec.bos_piece.assign(r.bytes()); continue;
-        case 47: spec.eos_piece.assign(r.bytes()); continue;
-        case 48: spec.pad_piece.assign(r.bytes()); continue;
-        default: break;
+        case 44:
+          spec.unk_surface = std::string(r.bytes());
+          continue;
+        case 45:
+          spec.unk_piece.assign(r.bytes());
+          continue;
+        case 46:
+          spec.bos_piece.assign(r.bytes());
+          continue;
+        case 47:
+          spec.eos_piece.assign(r.bytes());
+          continue;
+        case 48:
+          spec.pad_piece.assign(r.bytes());
+          continue;
+        default:
+          break;
       }
     }
     r.skip(field, wire);
@@ -200,17 +238,31 @@ void parse_normalizer_spec(std::string_view data, std::size_t offset, const std:
   while (r.next(field, wire)) {
     if (wire == kLengthDelimited) {
       switch (field) {
-        case 1: spec.name.assign(r.bytes()); continue;
-        case 2: spec.precompiled_charsmap.assign(r.bytes()); continue;
-        case 6: spec.normalization_rule_tsv.assign(r.bytes()); continue;
-        default: break;
+        case 1:
+          spec.name.assign(r.bytes());
+          continue;
+        case 2:
+          spec.precompiled_charsmap.assign(r.bytes());
+          continue;
+        case 6:
+          spec.normalization_rule_tsv.assign(r.bytes());
+          continue;
+        default:
+          break;
       }
     } else if (wire == kVarint) {
       switch (field) {
-        case 3: spec.add_dummy_prefix = r.varint() != 0; continue;
-        case 4: spec.remove_extra_whitespaces = r.varint() != 0; continue;
-        case 5: spec.escape_whitespaces = r.varint() != 0; continue;
-        default: break;
+        case 3:
+          spec.add_dummy_prefix = r.varint() != 0;
+          continue;
+        case 4:
+          spec.remove_extra_whitespaces = r.varint() != 0;
+          continue;
+        case 5:
+          spec.escape_whitespaces = r.varint() != 0;
+          continue;
+        default:
+          break;
       }
     }
     r.skip(field, wire);

@@ -24,8 +24,8 @@ namespace xling::tokenize {
 
 namespace {
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";          // U+2581
-constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";      // U+FFFD
+constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";              // U+2581
+constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";          // U+FFFD
 constexpr std::string_view kDefaultUnknownSurface = " \xE2\x81\x87 ";  // " U+2047 "
 
 // sentencepiece string_util::OneCharLen: the length the lead byte announces.
@@ -60,8 +60,7 @@ bool valid_utf8_prefix(std::string_view s, std::size_t* length) {
   } else if (n >= 4 && (b0 & 0xF8) == 0xF0) {
     const uint32_t cp = ((b0 & 0x07u) << 18) | ((static_cast<unsigned char>(s[1]) & 0x3Fu) << 12) |
                         ((static_cast<unsigned char>(s[2]) & 0x3Fu) << 6) | (static_cast<unsigned char>(s[3]) & 0x3Fu);
-    if (is_trail_byte(s[1]) && is_trail_byte(s[2]) && is_trail_byte(s[3]) && cp >= 0x10000 &&
-        is_valid_codepoint(cp)) {
+    if (is_trail_byte(s[1]) && is_trail_byte(s[2]) && is_trail_byte(s[3]) && cp >= 0x10000 && is_valid_codepoint(cp)) {
       *length = 4;
       return true;
     }
@@ -402,7 +401,9 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
   impl->source = source;
   const auto& pieces = impl->proto.pieces;
   const auto& trainer = impl->proto.trainer_spec;
-  auto fail = [&](const std::string& what) { throw IoError(fmt::format("{}: invalid sentencepiece model: {}", source, what)); };
+  auto fail = [&](const std::string& what) {
+    throw IoError(fmt::format("{}: invalid sentencepiece model: {}", source, what));
+  };
   if (pieces.size() >= static_cast<std::size_t>(INT32_MAX)) fail(fmt::format("{} pieces is too many", pieces.size()));
 
   // model_interface.cc InitializePieces: the checks sentencepiece makes when loading.
@@ -412,8 +413,8 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
     const SpmPiece& p = pieces[i];
     const int id = static_cast<int>(i);
     if (p.piece.empty()) fail(fmt::format("piece {} is empty", i));
-    const bool is_normal = p.type == SpmPieceType::kNormal || p.type == SpmPieceType::kUserDefined ||
-                           p.type == SpmPieceType::kUnused;
+    const bool is_normal =
+        p.type == SpmPieceType::kNormal || p.type == SpmPieceType::kUserDefined || p.type == SpmPieceType::kUnused;
     (is_normal ? normal : reserved).emplace_back(p.piece, id);
     if (p.type == SpmPieceType::kUserDefined) user_defined.emplace_back(p.piece, id);
     if (p.type == SpmPieceType::kUnused) impl->has_unused = true;
@@ -422,7 +423,8 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
       impl->unk = id;
     }
     if (p.type == SpmPieceType::kByte) {
-      if (!trainer.byte_fallback) fail(fmt::format("byte piece {} '{}' is found although byte_fallback is false", i, p.piece));
+      if (!trainer.byte_fallback)
+        fail(fmt::format("byte piece {} '{}' is found although byte_fallback is false", i, p.piece));
       const int b = piece_to_byte(p.piece);
       if (b < 0) fail(fmt::format("byte piece {} '{}' is not of the form <0xXX>", i, p.piece));
       byte_found[static_cast<std::size_t>(b)] = true;
@@ -493,7 +495,12 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
   impl->scores.reserve(pieces.size());
   for (const auto& p : pieces) impl->scores.push_back(p.score);
   impl->decode_ids.resize(pieces.size());
-  for (std::size_t i = 0; i < pieces.size(); ++i) impl->decode_ids[i] = impl->piece_to_id(pieces[i].piece);
+  // PieceToId(IdToPiece(i)): pieces are unique within each group, so only a normal piece that
+  // is also reserved maps elsewhere.
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    const int r = impl->reserved.find(pieces[i].piece);
+    impl->decode_ids[i] = r >= 0 ? r : static_cast<int>(i);
+  }
 
   return SentencePieceTokenizer(std::move(impl));
 }
@@ -522,7 +529,9 @@ std::vector<std::string> SentencePieceTokenizer::encode_pieces(std::string_view 
   return pieces;
 }
 
-std::string SentencePieceTokenizer::normalize(std::string_view text) const { return impl_->normalizer->normalize(text); }
+std::string SentencePieceTokenizer::normalize(std::string_view text) const {
+  return impl_->normalizer->normalize(text);
+}
 
 // SentencePieceProcessor::Decode: ids -> pieces -> ids again (PieceToId), control pieces
 // vanish, <unk> becomes the unknown surface, runs of byte pieces are decoded as UTF-8 (each
@@ -533,8 +542,8 @@ std::string SentencePieceTokenizer::decode(const std::vector<int>& ids) const {
   const auto& spec = m.proto.normalizer_spec;
   for (int id : ids) {
     if (id < 0 || static_cast<std::size_t>(id) >= pieces.size()) {
-      throw InvalidArgument(fmt::format("{}: cannot decode id {}: the vocabulary has {} pieces", m.source, id,
-                                        pieces.size()));
+      throw InvalidArgument(
+          fmt::format("{}: cannot decode id {}: the vocabulary has {} pieces", m.source, id, pieces.size()));
     }
   }
 
@@ -604,8 +613,8 @@ int SentencePieceTokenizer::piece_to_id(std::string_view piece) const { return i
 
 SpmPieceType SentencePieceTokenizer::piece_type(int id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= impl_->proto.pieces.size()) {
-    throw InvalidArgument(fmt::format("{}: id {} is outside the vocabulary of {} pieces", impl_->source, id,
-                                      impl_->proto.pieces.size()));
+    throw InvalidArgument(
+        fmt::format("{}: id {} is outside the vocabulary of {} pieces", impl_->source, id, impl_->proto.pieces.size()));
   }
   return impl_->type(id);
 }

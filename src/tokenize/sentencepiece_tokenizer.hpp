@@ -32,10 +32,10 @@ class SentencePieceTokenizer {
   std::string normalize(std::string_view text) const;
 
   std::size_t vocab_size() const;
-  const std::string& id_to_piece(int id) const;  // throws InvalidArgument when out of range
+  const std::string& id_to_piece(int id) const;   // throws InvalidArgument when out of range
   int piece_to_id(std::string_view piece) const;  // the unk id when absent (sentencepiece)
-  SpmPieceType piece_type(int id) const;           // throws InvalidArgument when out of range
-  int unk_id() const;  // -1 when the model lacks the piece (sentencepiece's rules)
+  SpmPieceType piece_type(int id) const;          // throws InvalidArgument when out of range
+  int unk_id() const;                             // -1 when the model lacks the piece (sentencepiece's rules)
   int bos_id() const;
   int eos_id() const;
   int pad_id() const;

@@ -186,8 +186,8 @@ UnigramModel::UnigramModel(std::vector<std::string> pieces, std::vector<double> 
     throw InvalidArgument(fmt::format("Unigram model: {} pieces is more than ids can address", pieces_.size()));
   }
   if (options_.unk_id >= static_cast<int>(pieces_.size())) {
-    throw InvalidArgument(
-        fmt::format("Unigram model: unk_id {} is outside the vocabulary of {} pieces", options_.unk_id, pieces_.size()));
+    throw InvalidArgument(fmt::format("Unigram model: unk_id {} is outside the vocabulary of {} pieces",
+                                      options_.unk_id, pieces_.size()));
   }
   std::vector<std::pair<std::string_view, int>> usable;
   usable.reserve(pieces_.size());
@@ -199,7 +199,8 @@ UnigramModel::UnigramModel(std::vector<std::string> pieces, std::vector<double> 
   matchable_ = PieceTrie(usable);
   by_piece_.resize(pieces_.size());
   for (std::size_t i = 0; i < pieces_.size(); ++i) by_piece_[i] = static_cast<int32_t>(i);
-  std::stable_sort(by_piece_.begin(), by_piece_.end(), [this](int32_t a, int32_t b) { return pieces_[a] < pieces_[b]; });
+  std::stable_sort(by_piece_.begin(), by_piece_.end(),
+                   [this](int32_t a, int32_t b) { return pieces_[a] < pieces_[b]; });
   if (options_.min_score) min_score = *options_.min_score;
   unk_score_ = min_score - options_.unk_penalty;
   if (options_.float32_path_scores) {
@@ -219,14 +220,16 @@ std::optional<int> UnigramModel::id_of(std::string_view piece) const {
 
 const std::string& UnigramModel::piece(int id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= pieces_.size()) {
-    throw InvalidArgument(fmt::format("Unigram model: id {} is outside the vocabulary of {} pieces", id, pieces_.size()));
+    throw InvalidArgument(
+        fmt::format("Unigram model: id {} is outside the vocabulary of {} pieces", id, pieces_.size()));
   }
   return pieces_[id];
 }
 
 double UnigramModel::score(int id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= scores_.size()) {
-    throw InvalidArgument(fmt::format("Unigram model: id {} is outside the vocabulary of {} pieces", id, scores_.size()));
+    throw InvalidArgument(
+        fmt::format("Unigram model: id {} is outside the vocabulary of {} pieces", id, scores_.size()));
   }
   return scores_[id];
 }
@@ -266,7 +269,7 @@ void UnigramModel::emit_unknown(uint32_t begin, uint32_t end, std::string_view t
 template <typename Score>
 void UnigramModel::viterbi(std::string_view text, std::vector<UnigramToken>& out) const {
   struct BestPath {
-    Score score = 0;      // best score of a path ending here
+    Score score = 0;         // best score of a path ending here
     int32_t starts_at = -1;  // start of its last piece; -1 while unreached
     int32_t id = -1;
   };

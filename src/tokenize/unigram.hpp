@@ -117,7 +117,7 @@ class UnigramModel {
   std::vector<std::string> pieces_;
   std::vector<double> scores_;
   UnigramOptions options_;
-  PieceTrie matchable_;  // matchable pieces -> id
+  PieceTrie matchable_;              // matchable pieces -> id
   std::vector<int32_t> by_piece_;    // every id, sorted by (piece, id): id_of
   std::array<int, 256> byte_ids_{};  // id of <0xXX>, -1 if absent
   double unk_score_ = 0.0;

@@ -57,7 +57,7 @@ bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.siz
 TEST(Cli, HelpForEveryCommand) {
   auto top = run({"--help"});
   EXPECT_EQ(top.code, 0);
-  for (const char* cmd : {"info", "diff", "convert"}) {
+  for (const char* cmd : {"info", "diff", "convert", "tokenize", "decode"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos);
     auto r = run({cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd;
@@ -212,4 +212,140 @@ TEST(Cli, ConvertCastsAndRoundTrips) {
   auto to_stdout = run({"convert", "--model", src, "--output", "-"});
   EXPECT_EQ(to_stdout.code, 0);
   EXPECT_EQ(to_stdout.out, xling::testing::read_bytes(keep));
+}
+
+namespace {
+
+std::vector<nlohmann::json> golden_lines(const std::string& dir, std::size_t n) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(kFixtures + "/tokenizers/" + dir + "/golden.jsonl");
+  std::string line;
+  while (out.size() < n && std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("text") && !j.contains("text_pair")) out.push_back(j);
+  }
+  return out;
+}
+
+std::vector<nlohmann::json> jsonl(const std::string& s) {
+  std::vector<nlohmann::json> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::size_t nl = s.find('\n', pos);
+    out.push_back(nlohmann::json::parse(s.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Cli, TokenizeAndDecodeMatchTheGoldens) {
+  xling::testing::ScratchDir dir;
+  for (const char* name : {"xlm_roberta", "byte_level_bpe", "bert_wordpiece_uncased"}) {
+    auto golden = golden_lines(name, 40);
+    ASSERT_FALSE(golden.empty());
+    std::string in = dir.file(std::string(name) + ".jsonl");
+    {
+      std::ofstream f(in);
+      for (const auto& g : golden) f << nlohmann::json(g["text"]).dump() << "\n";
+    }
+    std::string tok = kFixtures + "/tokenizers/" + name;
+    auto r = run({"tokenize", "--tokenizer", tok, "--input", in});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto out = jsonl(r.out);
+    ASSERT_EQ(out.size(), golden.size());
+    std::string ids_file = dir.file(std::string(name) + "-ids.jsonl");
+    std::ofstream ids(ids_file);
+    for (std::size_t i = 0; i < golden.size(); ++i) {
+      EXPECT_EQ(out[i]["input_ids"], golden[i]["ids"]) << name << " " << golden[i]["text"];
+      EXPECT_EQ(out[i]["offsets"], golden[i]["offsets"]) << name << " " << golden[i]["text"];
+      EXPECT_EQ(out[i]["tokens"], golden[i]["tokens"]) << name;
+      ids << nlohmann::json({{"input_ids", golden[i]["ids"]}}).dump() << "\n";
+    }
+    ids.close();
+    auto d = run({"decode", "--tokenizer", tok, "--input", ids_file, "--skip-special"});
+    ASSERT_EQ(d.code, 0) << d.err;
+    auto decoded = jsonl(d.out);
+    ASSERT_EQ(decoded.size(), golden.size());
+    for (std::size_t i = 0; i < golden.size(); ++i) EXPECT_EQ(decoded[i], golden[i]["decoded"]) << name;
+  }
+}
+
+TEST(Cli, TokenizeSentencepieceModelFile) {
+  xling::testing::ScratchDir dir;
+  std::ifstream g(kFixtures + "/tokenizers/sentencepiece_raw/golden.jsonl");
+  std::string line, in = dir.file("spm.jsonl");
+  std::vector<nlohmann::json> want;
+  std::ofstream f(in);
+  while (want.size() < 30 && std::getline(g, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (j["model"] != "unigram") continue;
+    want.push_back(j);
+    f << nlohmann::json(j["text"]).dump() << "\n";
+  }
+  f.close();
+  auto r = run({"tokenize", "-t", kFixtures + "/tokenizers/sentencepiece_raw/unigram.model", "-i", in});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = jsonl(r.out);
+  ASSERT_EQ(out.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(out[i]["input_ids"], want[i]["ids"]);
+    EXPECT_EQ(out[i]["tokens"], want[i]["pieces"]);
+  }
+}
+
+TEST(Cli, TokenizeInputContract) {
+  xling::testing::ScratchDir dir;
+  std::string tok = kFixtures + "/tokenizers/xlm_roberta";
+  // Empty file: no output, success.
+  xling::testing::write_bytes(dir.file("empty.jsonl"), "");
+  auto r = run({"tokenize", "-t", tok, "-i", dir.file("empty.jsonl")});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "");
+  // An empty line is an empty text; objects with pairs; order kept; padding adds masks.
+  xling::testing::write_bytes(dir.file("mixed.jsonl"), "\"b c\"\n\n{\"text\": \"a\", \"text_pair\": \"b\"}\n\"d\"\n");
+  r = run({"tokenize", "-t", tok, "-i", dir.file("mixed.jsonl"), "--padding", "longest"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = jsonl(r.out);
+  ASSERT_EQ(out.size(), 4u);
+  std::size_t len = out[0]["input_ids"].size();
+  for (const auto& o : out) {
+    EXPECT_EQ(o["input_ids"].size(), len);
+    EXPECT_EQ(o["attention_mask"].size(), len);
+  }
+  EXPECT_LT(out[1]["attention_mask"].get<std::vector<int>>() ,out[2]["attention_mask"].get<std::vector<int>>());
+  // Invalid UTF-8: error naming file and line, or U+FFFD with --errors replace.
+  xling::testing::write_bytes(dir.file("bad.jsonl"), "\"ok\"\n\"bad \xff\"\n");
+  r = run({"tokenize", "-t", tok, "-i", dir.file("bad.jsonl"), "-o", dir.file("out.jsonl")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.jsonl:2"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir.file("out.jsonl")));  // nothing half-written
+  r = run({"tokenize", "-t", tok, "-i", dir.file("bad.jsonl"), "--errors", "replace"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(jsonl(r.out).size(), 2u);
+  // Not JSON, wrong shapes, missing tokenizer.
+  xling::testing::write_bytes(dir.file("nojson.jsonl"), "\"ok\"\nplain text\n");
+  r = run({"tokenize", "-t", tok, "-i", dir.file("nojson.jsonl")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("nojson.jsonl:2"), std::string::npos) << r.err;
+  xling::testing::write_bytes(dir.file("ids.jsonl"), "{\"input_ids\": [1, \"x\"]}\n");
+  r = run({"decode", "-t", tok, "-i", dir.file("ids.jsonl")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("ids.jsonl:1"), std::string::npos) << r.err;
+  xling::testing::write_bytes(dir.file("big.jsonl"), "{\"input_ids\": [99999999]}\n");
+  r = run({"decode", "-t", tok, "-i", dir.file("big.jsonl")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("99999999"), std::string::npos) << r.err;
+  r = run({"tokenize", "-t", dir.file("nothing-here"), "--text", "x"});
+  EXPECT_EQ(r.code, 1);
+  // A 1 MB line is just a long text.
+  std::string big(1 << 20, 'a');
+  for (std::size_t i = 0; i < big.size(); i += 7) big[i] = ' ';
+  xling::testing::write_bytes(dir.file("long.jsonl"), nlohmann::json(big).dump() + "\n");
+  r = run({"tokenize", "-t", tok, "-i", dir.file("long.jsonl"), "--offsets", "bytes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto o = jsonl(r.out)[0];
+  EXPECT_EQ(o["offsets"].back()[0].get<std::size_t>(), 0u);  // </s>
+  EXPECT_EQ(o["offsets"][o["offsets"].size() - 2][1].get<std::size_t>(), big.size());
 }
