@@ -102,8 +102,9 @@ fuzz: fuzz-build
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-bench: build
+bench: build $(PARITY_STAMP)
 	$(BUILD)/bench/bench_safetensors
+	$(PY) bench/tokenize_bench.py --mb 50
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
