@@ -23,30 +23,8 @@ import numpy as np
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-CHECKS = []
-
-
-def check(fn):
-    CHECKS.append(fn)
-    return fn
-
-
-class Ctx:
-    def __init__(self, xling, seed, tmp):
-        self.xling = xling
-        self.seed = seed
-        self.tmp = tmp
-        self.rng = random.Random(seed)
-
-    def run(self, *args, expect=0):
-        p = subprocess.run([self.xling, *args], capture_output=True)
-        if p.returncode != expect:
-            raise AssertionError(f"xling {' '.join(args)} exited {p.returncode} (expected {expect}):\n"
-                                 f"{p.stderr.decode(errors='replace')}")
-        return p
-
-    def path(self, name):
-        return os.path.join(self.tmp, name)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import CHECKS, Ctx, check  # noqa: E402  (checks_*.py modules register more checks)
 
 
 def random_tensors(rng, torch):
@@ -277,7 +255,16 @@ def tokenizers_match_hf_on_fresh_texts(ctx):
     return "; ".join(report)
 
 
+def load_check_modules():
+    import importlib
+    here = os.path.dirname(os.path.abspath(__file__))
+    for f in sorted(os.listdir(here)):
+        if f.startswith("checks_") and f.endswith(".py"):
+            importlib.import_module(f[:-3])
+
+
 def main():
+    load_check_modules()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--xling", default="build/bin/xling")
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
