@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   add_diff_command(app, commands);
   add_convert_command(app, commands);
   add_tokenize_command(app, commands);
+  add_score_command(app, commands);
+  add_eval_command(app, commands);
 
   try {
     app.parse(argc, argv);

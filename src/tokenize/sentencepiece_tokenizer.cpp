@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cfloat>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <queue>
@@ -97,46 +98,81 @@ class SpmNormalizer {
         matcher_(std::move(matcher)),
         whitespace_suffix_(whitespace_suffix) {}
 
-  std::string normalize(std::string_view input) const {
+  std::string normalize(std::string_view input) const { return run<false>(input, nullptr); }
+
+  // Also fills norm_to_orig (normalized.size() + 1 entries, or none when the result is empty):
+  // for each normalized byte, the original offset of the input rule that produced it, then the
+  // end offset; the alignment of normalizer.cc Normalize(input, normalized, norm_to_orig).
+  std::string normalize(std::string_view input, std::vector<uint32_t>& norm_to_orig) const {
+    return run<true>(input, &norm_to_orig);
+  }
+
+ private:
+  // One body for both, so that the plain path carries no alignment bookkeeping.
+  template <bool kAlign>
+  std::string run(std::string_view input, std::vector<uint32_t>* norm_to_orig) const {
     std::string out;
+    if constexpr (kAlign) norm_to_orig->clear();
     if (input.empty()) return out;
+    uint32_t consumed = 0;  // original bytes read so far (only kept when aligning)
+    auto align = [&](std::size_t bytes) {
+      if constexpr (kAlign) norm_to_orig->insert(norm_to_orig->end(), bytes, consumed);
+    };
     if (spec_.remove_extra_whitespaces) {  // leading whitespace
       while (!input.empty()) {
-        const auto [piece, consumed] = normalize_prefix(input);
+        const auto [piece, length] = normalize_prefix(input);
         if (piece != " ") break;
-        input.remove_prefix(consumed);
+        input.remove_prefix(length);
+        consumed += static_cast<uint32_t>(length);
       }
     }
     if (input.empty()) return out;
 
     out.reserve(input.size() * 3);
+    if constexpr (kAlign) norm_to_orig->reserve(input.size() * 3 + 1);
     const std::string_view space = spec_.escape_whitespaces ? kSpaceSymbol : std::string_view(" ");
-    if (!whitespace_suffix_ && spec_.add_dummy_prefix) out.append(space);
+    if (!whitespace_suffix_ && spec_.add_dummy_prefix) {
+      out.append(space);
+      align(space.size());
+    }
     bool is_prev_space = spec_.remove_extra_whitespaces;
     while (!input.empty()) {
-      auto [piece, consumed] = normalize_prefix(input);
+      auto [piece, length] = normalize_prefix(input);
       while (is_prev_space && !piece.empty() && piece.front() == ' ') piece.remove_prefix(1);
       if (!piece.empty()) {
         for (char c : piece) {
           if (c == ' ' && spec_.escape_whitespaces) {
             out.append(kSpaceSymbol);
+            align(kSpaceSymbol.size());
           } else {
             out.push_back(c);
+            align(1);
           }
         }
         is_prev_space = piece.back() == ' ';
       }
-      input.remove_prefix(consumed);
+      input.remove_prefix(length);
+      consumed += static_cast<uint32_t>(length);
       if (!spec_.remove_extra_whitespaces) is_prev_space = false;
     }
     if (spec_.remove_extra_whitespaces) {  // trailing whitespace
-      while (std::string_view(out).ends_with(space)) out.resize(out.size() - space.size());
+      while (std::string_view(out).ends_with(space)) {
+        out.resize(out.size() - space.size());
+        // The text now ends where the removed space's rule began.
+        if constexpr (kAlign) {
+          consumed = (*norm_to_orig)[out.size()];
+          norm_to_orig->resize(out.size());
+        }
+      }
     }
-    if (whitespace_suffix_ && spec_.add_dummy_prefix) out.append(space);
+    if (whitespace_suffix_ && spec_.add_dummy_prefix) {
+      out.append(space);
+      align(space.size());
+    }
+    align(1);
     return out;
   }
 
- private:
   // NormalizePrefix: the normalized form of the longest rule matching the start of input and
   // the number of input bytes it consumes (always >= 1 for a non-empty input).
   std::pair<std::string_view, std::size_t> normalize_prefix(std::string_view input) const {
@@ -158,7 +194,9 @@ class SpmNormalizer {
   bool whitespace_suffix_;
 };
 
-// One piece of an encoding: normalized[begin, end) or, for byte fallback, a <0xXX> piece.
+// One piece of an encoding: normalized[begin, end) or, for byte fallback, a <0xXX> piece
+// (which, as in sentencepiece, spans its unknown piece when it is the last of its bytes and is
+// empty at the unknown piece's start otherwise).
 struct Segment {
   int id;
   uint32_t begin;
@@ -211,7 +249,8 @@ struct SentencePieceTokenizer::Impl {
   void encode_bpe(std::string_view normalized, std::vector<Segment>& out) const;
   void encode_word(std::string_view normalized, std::vector<Segment>& out) const;
   void encode_char(std::string_view normalized, std::vector<Segment>& out) const;
-  std::vector<Segment> encode(std::string_view text, std::string& normalized) const;
+  void append_byte_pieces(const Segment& unknown, std::string_view normalized, std::vector<Segment>& out) const;
+  std::vector<Segment> segment(std::string_view normalized) const;
 };
 
 // bpe_model.cc SampleEncode (alpha = 0): merge the adjacent pair whose concatenation is the
@@ -338,14 +377,32 @@ void SentencePieceTokenizer::Impl::encode_char(std::string_view normalized, std:
   }
 }
 
-// SentencePieceProcessor::Encode: normalize, segment, then PopulateSentencePieceText (runs of
-// unknown pieces merged into one, or split into byte pieces with byte fallback).
-std::vector<Segment> SentencePieceTokenizer::Impl::encode(std::string_view text, std::string& normalized) const {
-  normalized = normalizer->normalize(text);
+// PopulateSentencePieceText with byte fallback: an unknown piece becomes the byte pieces of its
+// UTF-8; the last one spans the piece, the others are empty at its start.
+void SentencePieceTokenizer::Impl::append_byte_pieces(const Segment& unknown, std::string_view normalized,
+                                                      std::vector<Segment>& out) const {
+  // UnigramModel fuses a run of unknown characters into one piece where sentencepiece's
+  // Unigram keeps one per character: split it back, for the offsets.
+  const bool per_char = proto.trainer_spec.model_type == SpmModelType::kUnigram;
+  for (uint32_t i = unknown.begin; i < unknown.end;) {
+    const uint32_t begin = i;
+    const uint32_t end =
+        per_char ? std::min(unknown.end, i + static_cast<uint32_t>(one_char_len(normalized[i]))) : unknown.end;
+    for (; i < end; ++i) {
+      const auto b = static_cast<unsigned char>(normalized[i]);
+      out.push_back({byte_ids[b], begin, i + 1 == end ? end : begin, /*is_byte=*/true});
+    }
+  }
+}
+
+// SentencePieceProcessor::Encode after normalization: segment, then PopulateSentencePieceText
+// (runs of unknown pieces merged into one, or split into byte pieces with byte fallback).
+std::vector<Segment> SentencePieceTokenizer::Impl::segment(std::string_view normalized) const {
   std::vector<Segment> raw;
   if (normalized.empty()) return raw;
   if (normalized.size() >= 0x7FFFFFFFu) {
-    throw InvalidArgument(fmt::format("{}: a text of {} bytes is too long to encode", source, text.size()));
+    throw InvalidArgument(
+        fmt::format("{}: a text normalized to {} bytes is too long to encode", source, normalized.size()));
   }
   raw.reserve(normalized.size() / 2 + 1);
   switch (proto.trainer_spec.model_type) {
@@ -367,24 +424,30 @@ std::vector<Segment> SentencePieceTokenizer::Impl::encode(std::string_view text,
       break;
   }
 
+  if (!proto.trainer_spec.byte_fallback) {
+    // Runs of unknown pieces merge into one, in place.
+    std::size_t n = 0;
+    bool prev_unknown = false;
+    for (const Segment& s : raw) {
+      const bool unknown = type(s.id) == SpmPieceType::kUnknown;
+      if (unknown && prev_unknown) {
+        raw[n - 1].end = s.end;
+      } else {
+        raw[n++] = s;
+      }
+      prev_unknown = unknown;
+    }
+    raw.resize(n);
+    return raw;
+  }
   std::vector<Segment> out;
   out.reserve(raw.size());
-  const bool byte_fallback = proto.trainer_spec.byte_fallback;
-  bool prev_unknown = false;
   for (const Segment& s : raw) {
-    const SpmPieceType t = type(s.id);
-    const bool unknown = t == SpmPieceType::kUnknown;
-    if (unknown && byte_fallback) {
-      for (uint32_t i = s.begin; i < s.end; ++i) {
-        const auto b = static_cast<unsigned char>(normalized[i]);
-        out.push_back({byte_ids[b], s.begin, s.end, /*is_byte=*/true});
-      }
-    } else if (unknown && prev_unknown) {
-      out.back().end = s.end;
+    if (type(s.id) == SpmPieceType::kUnknown) {
+      append_byte_pieces(s, normalized, out);
     } else {
       out.push_back(s);
     }
-    prev_unknown = unknown;
   }
   return out;
 }
@@ -506,17 +569,32 @@ SentencePieceTokenizer SentencePieceTokenizer::from_proto(SpmModelProto proto, c
 }
 
 std::vector<int> SentencePieceTokenizer::encode(std::string_view text) const {
-  std::string normalized;
-  const std::vector<Segment> segments = impl_->encode(text, normalized);
+  const std::string normalized = impl_->normalizer->normalize(text);
+  const std::vector<Segment> segments = impl_->segment(normalized);
   std::vector<int> ids;
   ids.reserve(segments.size());
   for (const auto& s : segments) ids.push_back(s.id);
   return ids;
 }
 
+// PopulateSentencePieceText: a piece spans [norm_to_orig[begin], norm_to_orig[end]).
+std::vector<SpmToken> SentencePieceTokenizer::encode_with_offsets(std::string_view text) const {
+  if (text.size() > UINT32_MAX) {
+    throw InvalidArgument(fmt::format("{}: a text of {} bytes is too long for 32-bit offsets", impl_->source,
+                                      text.size()));
+  }
+  std::vector<uint32_t> norm_to_orig;
+  const std::string normalized = impl_->normalizer->normalize(text, norm_to_orig);
+  const std::vector<Segment> segments = impl_->segment(normalized);
+  std::vector<SpmToken> tokens;
+  tokens.reserve(segments.size());
+  for (const auto& s : segments) tokens.push_back({s.id, norm_to_orig[s.begin], norm_to_orig[s.end]});
+  return tokens;
+}
+
 std::vector<std::string> SentencePieceTokenizer::encode_pieces(std::string_view text) const {
-  std::string normalized;
-  const std::vector<Segment> segments = impl_->encode(text, normalized);
+  const std::string normalized = impl_->normalizer->normalize(text);
+  const std::vector<Segment> segments = impl_->segment(normalized);
   std::vector<std::string> pieces;
   pieces.reserve(segments.size());
   for (const auto& s : segments) {

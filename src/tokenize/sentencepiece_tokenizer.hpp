@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -13,6 +14,14 @@
 #include "tokenize/sentencepiece_model.hpp"
 
 namespace xling::tokenize {
+
+// One piece of encode_with_offsets: its id and the UTF-8 byte span [begin, end) of the
+// ORIGINAL text it came from, as sentencepiece's SentencePieceText reports piece.begin/end.
+struct SpmToken {
+  int id;
+  uint32_t begin;
+  uint32_t end;
+};
 
 class SentencePieceTokenizer {
  public:
@@ -23,6 +32,15 @@ class SentencePieceTokenizer {
   static SentencePieceTokenizer from_proto(SpmModelProto proto, const std::string& source);
 
   std::vector<int> encode(std::string_view text) const;
+  // The ids of encode(text) with their spans in `text`, tracked through the normalizer exactly
+  // as sentencepiece does, surprises included: the dummy prefix sits at the first kept
+  // character (a lone dummy "\u2581" piece has an empty span); a collapsed whitespace run sits
+  // at its first character; whitespace the normalizer drops at either end is in no span; a
+  // piece ending inside the output of one charsmap rule (the "f" of "fi" from U+FB01) ends
+  // where that rule's input begins; byte-fallback pieces are empty at the start of their
+  // unknown piece except the last, which spans it. Consecutive spans always chain
+  // (begin == previous end). Throws InvalidArgument when text has 2^32 bytes or more.
+  std::vector<SpmToken> encode_with_offsets(std::string_view text) const;
   // The pieces of encode(text); a run of unknown characters is one piece holding their
   // normalized text (as sentencepiece's out_type=str does).
   std::vector<std::string> encode_pieces(std::string_view text) const;

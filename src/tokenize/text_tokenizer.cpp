@@ -32,8 +32,9 @@ class JsonTokenizer : public TextTokenizer {
   Tokenizer t_;
 };
 
-// A raw .model file: what SentencePieceProcessor.encode returns, no special tokens added
-// (sentencepiece adds none by default); padding uses the model's pad id (or 0).
+// A raw .model file: what SentencePieceProcessor.encode returns, with sentencepiece's offsets
+// into the original text; no special tokens added (sentencepiece adds none by default);
+// padding uses the model's pad id (or 0).
 class SpmTokenizer : public TextTokenizer {
  public:
   explicit SpmTokenizer(SentencePieceTokenizer t) : t_(std::move(t)) {
@@ -42,8 +43,7 @@ class SpmTokenizer : public TextTokenizer {
   }
   Encoding encode(std::string_view text, bool) const override {
     Encoding e;
-    std::vector<int> ids = t_.encode(text);
-    for (int id : ids) e.push(id, t_.id_to_piece(id), {0, 0}, 0, false, 0);
+    for (const auto& t : t_.encode_with_offsets(text)) e.push(t.id, t_.id_to_piece(t.id), {t.begin, t.end}, 0, false, 0);
     return e;
   }
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,
@@ -80,7 +80,7 @@ class SpmTokenizer : public TextTokenizer {
   const PaddingOptions& default_padding() const override { return padding_; }
   std::size_t vocab_size() const override { return t_.vocab_size(); }
   std::string kind() const override { return "sentencepiece .model"; }
-  bool has_offsets() const override { return false; }
+  bool has_offsets() const override { return true; }
 
  private:
   SentencePieceTokenizer t_;

@@ -285,11 +285,11 @@ void UnigramModel::viterbi(std::string_view text, std::vector<UnigramToken>& out
     bool has_single_node = false;
     matchable_.for_each_prefix(text.substr(start), [&](std::size_t length, int id) {
       BestPath& target = best[start + length];
-      // As in sentencepiece: the candidate is computed in double and compared with the stored
-      // (float or double) best.
-      const double candidate = scores[id] + static_cast<double>(till_here);
-      if (target.starts_at < 0 || candidate > static_cast<double>(target.score)) {
-        target.score = static_cast<Score>(candidate);
+      // In the path's own precision: float for sentencepiece (the 0.2.2 library adds in float;
+      // exact ties then resolve as it does), double for HF tokenizers.
+      const Score candidate = static_cast<Score>(scores[id]) + till_here;
+      if (target.starts_at < 0 || candidate > target.score) {
+        target.score = candidate;
         target.starts_at = static_cast<int32_t>(start);
         target.id = id;
       }

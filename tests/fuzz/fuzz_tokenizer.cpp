@@ -60,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto proto = SpmModelProto::parse(rest, "fuzz.model");
       auto spm = SentencePieceTokenizer::from_proto(std::move(proto), "fuzz.model");
       auto ids = spm.encode("Hello wörld, 123 東京 🇩🇪 ");
+      (void)spm.encode_with_offsets("  Hello\twörld ﬁ ①  ");
       (void)spm.decode(ids);
     }
   } catch (const xling::Error&) {

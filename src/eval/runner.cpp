@@ -1,0 +1,146 @@
+// Suite runner (see runner.hpp).
+#include "eval/runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "core/progress.hpp"
+#include "eval/scoring.hpp"
+#include "xling/errors.hpp"
+#include "xling/version.hpp"
+
+namespace xling::eval {
+namespace {
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: missing {} file", path, what));
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) {
+      throw InvalidArgument(fmt::format("{}:{}: empty line (every line is one JSON record)", path, n));
+    }
+    try {
+      rows.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      throw InvalidArgument(fmt::format("{}:{}: not valid JSON (or not UTF-8)", path, n));
+    }
+    if (!rows.back().is_object()) throw InvalidArgument(fmt::format("{}:{}: expected a JSON object", path, n));
+  }
+  if (rows.empty()) throw InvalidArgument(fmt::format("{}: empty {} file", path, what));
+  return rows;
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
+  namespace fs = std::filesystem;
+  auto t0 = std::chrono::steady_clock::now();
+  if (opt.predictions_dir.empty()) {
+    throw UnsupportedModel(
+        "running models inside `xling eval` is not available yet: score existing predictions with --predictions DIR "
+        "(files DIR/<task>/<language>.jsonl)");
+  }
+  SuiteResult result;
+  result.suite = suite.name;
+  result.model = opt.model_dir;
+  result.predictions = opt.predictions_dir;
+  result.xling_version = kVersion;
+  result.date = now_iso();
+  std::size_t total = 0;
+  for (const auto& t : suite.tasks) total += t.languages.size();
+  core::Progress progress("eval", total, !opt.quiet);
+  for (const auto& task : suite.tasks) {
+    TaskResult tr;
+    tr.name = task.name;
+    tr.type = task_type_name(task.type);
+    tr.source_language = task.source_language;
+    for (const auto& m : task.metrics) tr.metrics.push_back(MetricResult{m, "", {}, 0, 0, {}, std::nullopt});
+    std::vector<std::vector<std::string>> keys;  // per language, per item (consistency)
+    for (const auto& lf : task.languages) {
+      progress.set_label(fmt::format("eval {}/{}", task.name, lf.language));
+      auto gold = read_jsonl(lf.path, "data");
+      std::string pred_path = (fs::path(opt.predictions_dir) / task.name / (lf.language + ".jsonl")).string();
+      auto pred = read_jsonl(pred_path, "predictions");
+      if (pred.size() != gold.size()) {
+        throw InvalidArgument(fmt::format("{} has {} lines but {} has {}: one prediction per item", pred_path, pred.size(),
+                                          lf.path, gold.size()));
+      }
+      for (std::size_t k = 0; k < task.metrics.size(); ++k) {
+        Scored s = score_metric(task, task.metrics[k], gold, pred, lf.path, pred_path);
+        tr.metrics[k].per_language.push_back({lf.language, s.value, gold.size()});
+        if (tr.metrics[k].signature.empty()) tr.metrics[k].signature = s.signature;
+      }
+      if (task.parallel) {
+        std::vector<std::string> k;
+        for (const auto& p : pred) k.push_back(prediction_key(task, p));
+        keys.push_back(std::move(k));
+      }
+      progress.advance();
+    }
+    for (auto& m : tr.metrics) {
+      double sum = 0, weighted = 0;
+      std::size_t items = 0;
+      for (const auto& l : m.per_language) {
+        sum += l.value;
+        weighted += l.value * static_cast<double>(l.items);
+        items += l.items;
+      }
+      m.macro_mean = m.per_language.empty() ? 0 : sum / static_cast<double>(m.per_language.size());
+      m.mean = items ? weighted / static_cast<double>(items) : 0;
+      // Lower is better for TER only.
+      bool lower_better = m.metric == "ter";
+      std::vector<LanguageScore> sorted = m.per_language;
+      std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
+        return lower_better ? a.value > b.value : a.value < b.value;
+      });
+      for (int k = 0; k < task.worst_k && k < static_cast<int>(sorted.size()); ++k) m.worst.push_back(sorted[static_cast<std::size_t>(k)].language);
+      if (!task.source_language.empty() && m.per_language.size() > 1) {
+        double src = 0, others = 0;
+        for (const auto& l : m.per_language) {
+          if (l.language == task.source_language) src = l.value;
+          else others += l.value;
+        }
+        m.transfer_gap = src - others / static_cast<double>(m.per_language.size() - 1);
+      }
+    }
+    if (task.parallel && keys.size() > 1) {
+      std::size_t n = keys[0].size();
+      for (const auto& k : keys) {
+        if (k.size() != n) {
+          throw InvalidArgument(fmt::format("task '{}' is marked parallel but its languages have different item counts",
+                                            task.name));
+        }
+      }
+      std::size_t same = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        bool all = std::all_of(keys.begin(), keys.end(), [&](const auto& k) { return k[i] == keys[0][i]; });
+        same += all;
+      }
+      tr.consistency = n ? static_cast<double>(same) / static_cast<double>(n) : 0.0;
+    }
+    result.tasks.push_back(std::move(tr));
+  }
+  result.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace xling::eval
