@@ -7,12 +7,14 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 
 #include <fmt/format.h>
 
 #include "core/progress.hpp"
 #include "eval/scoring.hpp"
+#include "metrics/cross_lingual.hpp"
 #include "xling/errors.hpp"
 #include "xling/version.hpp"
 
@@ -97,30 +99,20 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
       progress.advance();
     }
     for (auto& m : tr.metrics) {
-      double sum = 0, weighted = 0;
-      std::size_t items = 0;
+      std::vector<metrics::LanguageScore> scores;
+      // TER: lower is better, so "worst" means highest; rank on the negated value.
+      const double sign = m.metric == "ter" ? -1.0 : 1.0;
       for (const auto& l : m.per_language) {
-        sum += l.value;
-        weighted += l.value * static_cast<double>(l.items);
-        items += l.items;
+        scores.push_back({l.language, sign * l.value, static_cast<int64_t>(l.items)});
       }
-      m.macro_mean = m.per_language.empty() ? 0 : sum / static_cast<double>(m.per_language.size());
-      m.mean = items ? weighted / static_cast<double>(items) : 0;
-      // Lower is better for TER only.
-      bool lower_better = m.metric == "ter";
-      std::vector<LanguageScore> sorted = m.per_language;
-      std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) {
-        return lower_better ? a.value > b.value : a.value < b.value;
-      });
-      for (int k = 0; k < task.worst_k && k < static_cast<int>(sorted.size()); ++k) m.worst.push_back(sorted[static_cast<std::size_t>(k)].language);
-      if (!task.source_language.empty() && m.per_language.size() > 1) {
-        double src = 0, others = 0;
-        for (const auto& l : m.per_language) {
-          if (l.language == task.source_language) src = l.value;
-          else others += l.value;
-        }
-        m.transfer_gap = src - others / static_cast<double>(m.per_language.size() - 1);
-      }
+      metrics::CrossLingualOptions co;
+      co.worst_k = static_cast<std::size_t>(std::max(0, task.worst_k));
+      if (!task.source_language.empty() && m.per_language.size() > 1) co.source_language = task.source_language;
+      metrics::CrossLingualSummary sum = metrics::summarize(scores, co);
+      m.mean = sign * sum.item_weighted_mean;
+      m.macro_mean = sign * sum.macro_mean;
+      for (const auto& w : sum.worst) m.worst.push_back(w.language);
+      if (sum.transfer_gap) m.transfer_gap = sign * *sum.transfer_gap;
     }
     if (task.parallel && keys.size() > 1) {
       std::size_t n = keys[0].size();
@@ -130,12 +122,14 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
                                             task.name));
         }
       }
-      std::size_t same = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        bool all = std::all_of(keys.begin(), keys.end(), [&](const auto& k) { return k[i] == keys[0][i]; });
-        same += all;
+      std::map<std::string, int64_t> ids;  // prediction -> id, shared by all languages
+      std::vector<std::vector<int64_t>> preds;
+      for (const auto& k : keys) {
+        std::vector<int64_t> row;
+        for (const auto& p : k) row.push_back(ids.emplace(p, static_cast<int64_t>(ids.size())).first->second);
+        preds.push_back(std::move(row));
       }
-      tr.consistency = n ? static_cast<double>(same) / static_cast<double>(n) : 0.0;
+      tr.consistency = metrics::consistency(preds);
     }
     result.tasks.push_back(std::move(tr));
   }

@@ -418,7 +418,11 @@ std::pair<int64_t, double> segment_stats(const std::string& hyp, const std::stri
   int64_t ref_lengths = 0;
   int64_t best_num_edits = kInfinity;
   for (std::size_t k = 0; k < num_refs; ++k) {
-    tokenized[k + 1] = tokenize_tercom(python_rstrip(*refs[k]), o);
+    // sacrebleu tokenizes references twice (_cache_references preprocesses them, then
+    // TER._extract_reference_info preprocesses the result again); with normalization the
+    // second pass can split further ("x's\x1f" -> "x's" -> "x 's").
+    std::string once = tokenize_tercom(python_rstrip(*refs[k]), o);
+    tokenized[k + 1] = tokenize_tercom(once, o);
     std::vector<uint32_t> ref_ids = ids.map(python_split(tokenized[k + 1]));
     TerEdits e = edit_rate_ids(hyp_ids, ref_ids);
     ref_lengths += e.ref_length;
