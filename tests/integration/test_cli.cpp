@@ -3,6 +3,7 @@
 // broken inputs.
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -57,7 +58,7 @@ bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.siz
 TEST(Cli, HelpForEveryCommand) {
   auto top = run({"--help"});
   EXPECT_EQ(top.code, 0);
-  for (const char* cmd : {"info", "diff", "convert", "tokenize", "decode"}) {
+  for (const char* cmd : {"info", "diff", "convert", "tokenize", "decode", "score", "eval"}) {
     EXPECT_NE(top.out.find(cmd), std::string::npos);
     auto r = run({cmd, "--help"});
     EXPECT_EQ(r.code, 0) << cmd;
@@ -348,4 +349,91 @@ TEST(Cli, TokenizeInputContract) {
   auto o = jsonl(r.out)[0];
   EXPECT_EQ(o["offsets"].back()[0].get<std::size_t>(), 0u);  // </s>
   EXPECT_EQ(o["offsets"][o["offsets"].size() - 2][1].get<std::size_t>(), big.size());
+}
+
+namespace {
+
+void write_lines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream f(path, std::ios::binary);
+  for (const auto& l : lines) f << l << "\n";
+}
+
+bool close_rel(double a, double b, double rel = 1e-9) { return std::fabs(a - b) <= rel * std::max(1.0, std::fabs(b)); }
+
+}  // namespace
+
+TEST(Cli, ScoreMatchesSacrebleuGoldenFromTheCommandLine) {
+  xling::testing::ScratchDir dir;
+  auto g = xling::core::read_json_file(kFixtures + "/metrics/sacrebleu.json");
+  auto hyps = g["hyps"].get<std::vector<std::string>>();
+  auto refs = g["refs"].get<std::vector<std::string>>();
+  write_lines(dir.file("hyp.txt"), hyps);
+  write_lines(dir.file("ref.txt"), refs);
+  int checked = 0;
+  for (const auto& [key, want] : g["corpus"].items()) {
+    std::vector<std::string> args = {"score", "--json", "--hyp", dir.file("hyp.txt"), "--ref", dir.file("ref.txt")};
+    if (key.rfind("bleu.", 0) == 0) {
+      std::string tok = key.substr(5, key.find('.', 5) == std::string::npos ? std::string::npos : key.find('.', 5) - 5);
+      args.insert(args.end(), {"--metric", "bleu", "--tokenize", tok});
+    } else {
+      args.insert(args.end(), {"--metric", key});
+    }
+    if (key.find("lowercase") != std::string::npos) args.push_back("--lowercase");
+    if (key.find("two_refs_first50") != std::string::npos) {
+      write_lines(dir.file("hyp50.txt"), std::vector<std::string>(hyps.begin(), hyps.begin() + 50));
+      write_lines(dir.file("ref50.txt"), std::vector<std::string>(refs.begin(), refs.begin() + 50));
+      write_lines(dir.file("ref50b.txt"), want["second_refs"].get<std::vector<std::string>>());
+      args[3] = dir.file("hyp50.txt");
+      args[5] = dir.file("ref50.txt");
+      args.insert(args.end(), {"--ref", dir.file("ref50b.txt")});
+    }
+    auto r = run(args);
+    ASSERT_EQ(r.code, 0) << key << ": " << r.err;
+    auto got = nlohmann::json::parse(r.out);
+    EXPECT_TRUE(close_rel(got["score"].get<double>(), want["score"].get<double>())) << key << " " << r.out;
+    if (want.contains("signature")) EXPECT_EQ(got["signature"], want["signature"]) << key;
+    if (want.contains("sys_len")) {
+      EXPECT_EQ(got["sys_len"], want["sys_len"]) << key;
+      EXPECT_EQ(got["ref_len"], want["ref_len"]) << key;
+      EXPECT_TRUE(close_rel(got["bp"].get<double>(), want["bp"].get<double>())) << key;
+    }
+    ++checked;
+  }
+  EXPECT_EQ(checked, static_cast<int>(g["corpus"].size()));
+  // Sentence level, every segment, in order.
+  std::vector<std::string> sh, sr;
+  for (const auto& s : g["sentence"]) {
+    sh.push_back(s["hyp"]);
+    sr.push_back(s["ref"]);
+  }
+  write_lines(dir.file("sh.txt"), sh);
+  write_lines(dir.file("sr.txt"), sr);
+  for (const char* metric : {"bleu", "chrf", "chrf++"}) {
+    auto r = run({"score", "--json", "--sentence", "--metric", metric, "--hyp", dir.file("sh.txt"), "--ref", dir.file("sr.txt")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto lines = jsonl(r.out);
+    ASSERT_EQ(lines.size(), g["sentence"].size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_TRUE(close_rel(lines[i]["score"].get<double>(), g["sentence"][i][metric].get<double>())) << metric << " " << i;
+    }
+  }
+}
+
+TEST(Cli, ScoreBadInputsAreClearErrors) {
+  xling::testing::ScratchDir dir;
+  write_lines(dir.file("h.txt"), {"a b", "c"});
+  write_lines(dir.file("r1.txt"), {"a b"});
+  auto r = run({"score", "--hyp", dir.file("h.txt"), "--ref", dir.file("r1.txt")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("r1.txt"), std::string::npos) << r.err;
+  xling::testing::write_bytes(dir.file("empty.txt"), "");
+  r = run({"score", "--hyp", dir.file("empty.txt"), "--ref", dir.file("empty.txt")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+  xling::testing::write_bytes(dir.file("bad.txt"), "ok\nbad \xfe\n");
+  r = run({"score", "--hyp", dir.file("bad.txt"), "--ref", dir.file("h.txt")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.txt:2"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"score", "--metric", "meteor", "--hyp", dir.file("h.txt"), "--ref", dir.file("h.txt")}).code, 2);
+  EXPECT_EQ(run({"score", "--hyp", dir.file("nope.txt"), "--ref", dir.file("h.txt")}).code, 1);
 }
