@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -310,7 +311,7 @@ bool is_python_space(char32_t c) {
 
 std::size_t python_space_length(std::string_view s, std::size_t i) {
   auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return is_python_space(b0) ? 1 : 0;
+  if (b0 < 0x80) return b0 == 0x20 || (b0 >= 0x09 && b0 <= 0x0D) || (b0 >= 0x1C && b0 <= 0x1F) ? 1 : 0;
   if (b0 != 0xC2 && b0 != 0xE1 && b0 != 0xE2 && b0 != 0xE3) return 0;
   auto n = static_cast<std::size_t>(utf8_sequence_length(b0));
   return is_python_space(decode_at(s, i, n)) ? n : 0;
@@ -632,71 +633,105 @@ void NgramMatcher::add_chars(const std::u32string& chars) {
   begin_.push_back(static_cast<uint32_t>(units_.size()));
 }
 
+void NgramMatcher::reset_table(std::size_t entries) {
+  std::size_t cap = 16;
+  while (cap < 2 * entries) cap <<= 1;
+  if (slot_stamps_.size() < cap) {
+    slot_keys_.assign(cap, 0);
+    slot_words_.assign(cap, {});
+    slot_ids_.assign(cap, 0);
+    slot_stamps_.assign(cap, 0);
+    stamp_ = 0;
+  }
+  if (++stamp_ == 0) {  // wrapped: really clear
+    std::fill(slot_stamps_.begin(), slot_stamps_.end(), 0);
+    stamp_ = 1;
+  }
+  next_id_ = 0;
+}
+
+uint32_t NgramMatcher::intern_key(uint64_t key) {
+  const std::size_t mask = slot_stamps_.size() - 1;
+  const uint64_t h = key * 0x9E3779B97F4A7C15ull;
+  std::size_t i = static_cast<std::size_t>(h ^ (h >> 29)) & mask;
+  while (slot_stamps_[i] == stamp_) {
+    if (slot_keys_[i] == key) return slot_ids_[i];
+    i = (i + 1) & mask;
+  }
+  slot_stamps_[i] = stamp_;
+  slot_keys_[i] = key;
+  slot_ids_[i] = next_id_;
+  return next_id_++;
+}
+
+uint32_t NgramMatcher::intern_word(std::string_view word) {
+  const std::size_t mask = slot_stamps_.size() - 1;
+  std::size_t i = std::hash<std::string_view>{}(word) & mask;
+  while (slot_stamps_[i] == stamp_) {
+    if (slot_words_[i] == word) return slot_ids_[i];
+    i = (i + 1) & mask;
+  }
+  slot_stamps_[i] = stamp_;
+  slot_words_[i] = word;
+  slot_ids_[i] = next_id_;
+  return next_id_++;
+}
+
 void NgramMatcher::count(int max_order, NgramMatches& out) {
   const std::size_t num_sources = begin_.size() - 1;
-  const int num_refs = static_cast<int>(num_sources) - 1;
+  const auto num_refs = static_cast<std::size_t>(std::max<std::ptrdiff_t>(static_cast<std::ptrdiff_t>(num_sources) - 1, 0));
+  const auto orders = static_cast<std::size_t>(std::max(max_order, 0));
   out.max_order = max_order;
-  out.num_refs = num_refs;
-  const auto slots = static_cast<std::size_t>(max_order) * static_cast<std::size_t>(std::max(num_refs, 0));
-  out.hyp_total.assign(static_cast<std::size_t>(max_order), 0);
-  out.match_max_ref.assign(static_cast<std::size_t>(max_order), 0);
-  out.ref_total.assign(slots, 0);
-  out.match.assign(slots, 0);
+  out.num_refs = static_cast<int>(num_refs);
+  out.hyp_total.assign(orders, 0);
+  out.match_max_ref.assign(orders, 0);
+  out.ref_total.assign(orders * num_refs, 0);
+  out.match.assign(orders * num_refs, 0);
 
   if (!words_.empty()) {  // words -> dense ids, equal strings sharing one id
-    order_.resize(words_.size());
-    for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
-    std::sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) { return words_[a] < words_[b]; });
-    units_.assign(words_.size(), 0);
-    uint32_t id = 0;
-    for (std::size_t k = 0; k < order_.size(); ++k) {
-      if (k > 0 && words_[order_[k]] != words_[order_[k - 1]]) ++id;
-      units_[order_[k]] = id;
-    }
+    reset_table(words_.size());
+    units_.resize(words_.size());
+    for (std::size_t i = 0; i < words_.size(); ++i) units_[i] = intern_word(words_[i]);
   }
-
-  run_counts_.assign(num_sources, 0);
   ids_.resize(units_.size());
   next_ids_.resize(units_.size());
-  for (int n = 1; n <= max_order; ++n) {
-    entries_.clear();
-    for (uint32_t s = 0; s < num_sources; ++s) {
-      const uint32_t b = begin_[s], e = begin_[s + 1];
-      const auto len = static_cast<int64_t>(e - b);
-      const int64_t count = std::max<int64_t>(0, len - n + 1);
+
+  // Order n: the n-gram starting at p is (id of the (n-1)-gram at p, unit at p + n - 1), so
+  // each order needs one 64-bit key per position, whatever n is.
+  for (std::size_t n = 1; n <= orders; ++n) {
+    reset_table(units_.size());
+    bool any = false;
+    for (std::size_t s = 0; s < num_sources; ++s) {
+      const std::size_t b = begin_[s], e = begin_[s + 1];
+      const std::size_t count = e - b >= n ? e - b - n + 1 : 0;
       if (s == 0) {
-        out.hyp_total[static_cast<std::size_t>(n - 1)] = count;
+        out.hyp_total[n - 1] = static_cast<int64_t>(count);
       } else {
-        out.ref_total[static_cast<std::size_t>(n - 1) * static_cast<std::size_t>(num_refs) + s - 1] = count;
+        out.ref_total[(n - 1) * num_refs + s - 1] = static_cast<int64_t>(count);
       }
-      for (uint32_t p = b; p + static_cast<uint32_t>(n) <= e; ++p) {
-        uint64_t key = n == 1 ? units_[p] : (static_cast<uint64_t>(ids_[p]) << 32) | units_[p + static_cast<uint32_t>(n) - 1];
-        entries_.push_back({key, p, s});
+      any = any || count > 0;
+    }
+    if (!any) break;
+    run_counts_.assign(units_.size() * num_sources, 0);  // ids < number of positions
+    for (std::size_t s = 0; s < num_sources; ++s) {
+      const std::size_t b = begin_[s], e = begin_[s + 1];
+      for (std::size_t p = b; p + n <= e; ++p) {
+        const uint64_t key = n == 1 ? units_[p] : (static_cast<uint64_t>(ids_[p]) << 32) | units_[p + n - 1];
+        const uint32_t id = intern_key(key);
+        next_ids_[p] = id;
+        ++run_counts_[static_cast<std::size_t>(id) * num_sources + s];
       }
     }
-    if (entries_.empty()) break;
-    std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
-    uint32_t run_id = 0;
-    for (std::size_t a = 0; a < entries_.size();) {
-      std::size_t z = a;
-      std::fill(run_counts_.begin(), run_counts_.end(), 0);
-      while (z < entries_.size() && entries_[z].key == entries_[a].key) {
-        ++run_counts_[entries_[z].source];
-        next_ids_[entries_[z].pos] = run_id;
-        ++z;
+    for (std::size_t id = 0; id < next_id_; ++id) {
+      const int64_t* c = &run_counts_[id * num_sources];
+      const int64_t hyp = c[0];
+      if (hyp == 0) continue;
+      int64_t best_ref = 0;
+      for (std::size_t k = 0; k < num_refs; ++k) {
+        out.match[(n - 1) * num_refs + k] += std::min(hyp, c[k + 1]);
+        best_ref = std::max(best_ref, c[k + 1]);
       }
-      const int64_t hyp = run_counts_[0];
-      if (hyp > 0) {
-        int64_t best_ref = 0;
-        for (int k = 0; k < num_refs; ++k) {
-          const int64_t r = run_counts_[static_cast<std::size_t>(k) + 1];
-          out.match[static_cast<std::size_t>(n - 1) * static_cast<std::size_t>(num_refs) + static_cast<std::size_t>(k)] += std::min(hyp, r);
-          best_ref = std::max(best_ref, r);
-        }
-        out.match_max_ref[static_cast<std::size_t>(n - 1)] += std::min(hyp, best_ref);
-      }
-      ++run_id;
-      a = z;
+      out.match_max_ref[n - 1] += std::min(hyp, best_ref);
     }
     ids_.swap(next_ids_);
   }

@@ -91,17 +91,22 @@ class NgramMatcher {
   void count(int max_order, NgramMatches& out);
 
  private:
-  struct Entry {
-    uint64_t key;
-    uint32_t pos;
-    uint32_t source;
-  };
+  // Open-addressing table from an n-gram key to a dense id; slots whose stamp differs from
+  // stamp_ are empty, so that a new order or segment clears it in O(1).
+  uint32_t intern_key(uint64_t key);
+  uint32_t intern_word(std::string_view word);
+  void reset_table(std::size_t entries);
+
   std::vector<std::string_view> words_;
   std::vector<uint32_t> units_;
   std::vector<uint32_t> begin_{0};  // source s spans [begin_[s], begin_[s + 1])
-  std::vector<uint32_t> ids_, next_ids_, order_;
-  std::vector<Entry> entries_;
-  std::vector<int64_t> run_counts_;
+  std::vector<uint32_t> ids_, next_ids_;
+  std::vector<uint64_t> slot_keys_;
+  std::vector<std::string_view> slot_words_;
+  std::vector<uint32_t> slot_ids_, slot_stamps_;
+  uint32_t stamp_ = 0;
+  uint32_t next_id_ = 0;
+  std::vector<int64_t> run_counts_;  // [id * sources + source]
 };
 
 // Decodes valid UTF-8 into code points.

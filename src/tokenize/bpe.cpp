@@ -177,15 +177,7 @@ class Bpe : public Model {
 
 std::unique_ptr<Model> make_bpe(const nlohmann::json& j, const std::string& where) {
   core::JsonFields f(j, where);
-  const auto& v = f.raw("vocab");
-  if (!v.is_object()) f.fail("vocab", "expected an object {piece: id}");
-  Vocab vocab;
-  for (const auto& [piece, id] : v.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      f.fail("vocab", fmt::format("id of '{}' is not a non-negative integer", piece));
-    }
-    vocab.add(piece, id.get<int>());
-  }
+  Vocab vocab = Vocab::from_json(f, "vocab");
   Bpe::Options o;
   o.prefix = f.string_or("continuing_subword_prefix", "");
   o.suffix = f.string_or("end_of_word_suffix", "");
@@ -229,6 +221,19 @@ std::unique_ptr<Model> make_bpe(const nlohmann::json& j, const std::string& wher
     merges.insert_or_assign(pair_key(*ia, *ib), std::make_pair(rank++, *im));  // last wins, as in HF
   }
   return std::make_unique<Bpe>(std::move(vocab), std::move(merges), std::move(o));
+}
+
+Vocab Vocab::from_json(const core::JsonFields& f, const std::string& key) {
+  const auto& v = f.raw(key);
+  if (!v.is_object()) f.fail(key, "expected an object {piece: id}");
+  Vocab vocab;
+  for (const auto& [piece, id] : v.items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+      f.fail(key, fmt::format("id of '{}' is not a non-negative integer", piece));
+    }
+    vocab.add(piece, id.get<int>());
+  }
+  return vocab;
 }
 
 void Vocab::add(std::string piece, int id) {

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 namespace xling::tokenize {
 
 struct ModelToken {
@@ -31,6 +33,8 @@ class Model {
 // Vocabulary shared by the models: piece <-> id.
 class Vocab {
  public:
+  // An object {piece: id} under `key`; errors name the key and the piece.
+  static Vocab from_json(const core::JsonFields& f, const std::string& key);
   void add(std::string piece, int id);
   std::optional<int> find(std::string_view piece) const;
   const std::string* piece(int id) const;

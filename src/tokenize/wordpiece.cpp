@@ -60,15 +60,7 @@ class WordPiece : public Model {
 
 std::unique_ptr<Model> make_wordpiece(const nlohmann::json& j, const std::string& where) {
   core::JsonFields f(j, where);
-  const auto& v = f.raw("vocab");
-  if (!v.is_object()) f.fail("vocab", "expected an object {piece: id}");
-  Vocab vocab;
-  for (const auto& [piece, id] : v.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      f.fail("vocab", fmt::format("id of '{}' is not a non-negative integer", piece));
-    }
-    vocab.add(piece, id.get<int>());
-  }
+  Vocab vocab = Vocab::from_json(f, "vocab");
   std::string unk = f.string_or("unk_token", "[UNK]");
   auto unk_id = vocab.find(unk);
   if (!unk_id) f.fail("unk_token", "is not in the vocabulary");

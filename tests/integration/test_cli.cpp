@@ -19,33 +19,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using Result = xling::testing::CommandResult;
 
 Result run(const std::vector<std::string>& args, const std::string& stdin_file = "/dev/null") {
-  static xling::testing::ScratchDir scratch;
-  static int n = 0;
-  std::string err_path = scratch.file("stderr" + std::to_string(n++));
-  std::string cmd = quote(XLING_BIN);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " <" + quote(stdin_file) + " 2>" + quote(err_path);
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  std::size_t got;
-  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = xling::testing::read_bytes(err_path);
-  return r;
+  using xling::testing::shell_quote;
+  std::string cmd = shell_quote(XLING_BIN);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return xling::testing::run_shell(cmd + " <" + shell_quote(stdin_file));
 }
 
 const std::string kFixtures = XLING_FIXTURES;

@@ -18,25 +18,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = xling::testing::CommandResult;
 
-Result sh(const std::string& cmd) {
-  static xling::testing::ScratchDir scratch;
-  static int n = 0;
-  std::string err_path = scratch.file("err" + std::to_string(n++));
-  Result r;
-  FILE* p = ::popen((cmd + " 2>" + err_path).c_str(), "r");
-  char buf[4096];
-  std::size_t got;
-  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.err = xling::testing::read_bytes(err_path);
-  return r;
-}
+Result sh(const std::string& cmd) { return xling::testing::run_shell(cmd); }
 
 const std::string kExample = std::string(XLING_SOURCE_DIR) + "/examples/eval";
 

@@ -1,7 +1,10 @@
 // Helpers shared by the test suites: scratch directories and hand-made safetensors bytes.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -48,6 +51,34 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   return out + header + data;
+}
+
+// Runs a shell command line; captures stdout, stderr and the exit code (128 + signal when
+// killed by one).
+struct CommandResult {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+inline CommandResult run_shell(const std::string& command_line) {
+  static ScratchDir scratch;
+  static int n = 0;
+  std::string err_path = scratch.file("stderr" + std::to_string(n++));
+  CommandResult r;
+  FILE* p = ::popen((command_line + " 2>" + shell_quote(err_path)).c_str(), "r");
+  char buf[4096];
+  std::size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, got);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.err = read_bytes(err_path);
+  return r;
 }
 
 }  // namespace xling::testing
