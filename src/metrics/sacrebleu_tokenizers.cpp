@@ -164,6 +164,20 @@ char32_t decode_at(std::string_view s, std::size_t i, std::size_t n) {
   return c;
 }
 
+// Byte length of the Python whitespace character at s[i] (0 when not one); ASCII inline.
+inline std::size_t space_len(std::string_view s, std::size_t i) {
+  auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return b0 == 0x20 || (b0 >= 0x09 && b0 <= 0x0D) || (b0 >= 0x1C && b0 <= 0x1F) ? 1 : 0;
+  if (b0 != 0xC2 && b0 != 0xE1 && b0 != 0xE2 && b0 != 0xE3) return 0;
+  auto n = static_cast<std::size_t>(utf8_sequence_length(b0));
+  if (i + n > s.size()) return 0;  // truncated (invalid) input: never read past the end
+  return is_python_space(decode_at(s, i, n)) ? n : 0;
+}
+
+inline std::size_t char_len(std::string_view s, std::size_t i) {
+  return static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i])));
+}
+
 }  // namespace
 
 void python_replace(std::string& s, std::string_view from, std::string_view to) {
@@ -253,7 +267,7 @@ std::u32string decode_utf8_string(std::string_view s) {
   std::u32string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
-    auto n = static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i])));
+    auto n = std::min(static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i]))), s.size() - i);
     out.push_back(decode_at(s, i, n));
     i += n;
   }
@@ -309,45 +323,31 @@ bool is_python_space(char32_t c) {
   }
 }
 
-std::size_t python_space_length(std::string_view s, std::size_t i) {
-  auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return b0 == 0x20 || (b0 >= 0x09 && b0 <= 0x0D) || (b0 >= 0x1C && b0 <= 0x1F) ? 1 : 0;
-  if (b0 != 0xC2 && b0 != 0xE1 && b0 != 0xE2 && b0 != 0xE3) return 0;
-  auto n = static_cast<std::size_t>(utf8_sequence_length(b0));
-  return is_python_space(decode_at(s, i, n)) ? n : 0;
-}
+std::size_t python_space_length(std::string_view s, std::size_t i) { return space_len(s, i); }
 
 std::vector<std::string_view> python_split(std::string_view s) {
   std::vector<std::string_view> out;
-  std::size_t i = 0, start = 0;
-  bool in_word = false;
+  std::size_t i = 0;
   while (i < s.size()) {
-    std::size_t sp = python_space_length(s, i);
+    std::size_t sp = space_len(s, i);
     if (sp > 0) {
-      if (in_word) out.push_back(s.substr(start, i - start));
-      in_word = false;
       i += sp;
-    } else {
-      if (!in_word) start = i;
-      in_word = true;
-      i += static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i])));
+      continue;
     }
+    const std::size_t start = i;
+    while (i < s.size() && space_len(s, i) == 0) i += char_len(s, i);
+    out.push_back(s.substr(start, i - start));
   }
-  if (in_word) out.push_back(s.substr(start));
   return out;
 }
 
 std::string_view python_rstrip(std::string_view s) {
-  // Scan forward (UTF-8 cannot be walked backwards char by char without decoding).
-  std::size_t end = 0;
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t sp = python_space_length(s, i);
-    if (sp > 0) {
-      i += sp;
-    } else {
-      i += static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i])));
-      end = i;
-    }
+  std::size_t end = s.size();
+  while (end > 0) {
+    std::size_t start = end - 1;
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    if (space_len(s, start) != end - start) break;
+    end = start;
   }
   return s.substr(0, end);
 }
@@ -355,7 +355,7 @@ std::string_view python_rstrip(std::string_view s) {
 std::string_view python_strip(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
-    std::size_t sp = python_space_length(s, i);
+    std::size_t sp = space_len(s, i);
     if (sp == 0) break;
     i += sp;
   }
@@ -365,9 +365,17 @@ std::string_view python_strip(std::string_view s) {
 std::string python_normalize_spaces(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (std::string_view w : python_split(s)) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t sp = space_len(s, i);
+    if (sp > 0) {
+      i += sp;
+      continue;
+    }
+    const std::size_t start = i;
+    while (i < s.size() && space_len(s, i) == 0) i += char_len(s, i);
     if (!out.empty()) out.push_back(' ');
-    out.append(w);
+    out.append(s.substr(start, i - start));
   }
   return out;
 }
@@ -399,67 +407,77 @@ std::string python_lower(std::string_view s) {
 
 std::string separate_mteval_symbols(std::string_view s) {
   // [\{-\~\[-\` -\&\(-\+\:-\@\/]: ASCII punctuation except ' , - . and the space itself.
-  auto is_symbol = [](unsigned char c) {
-    return (c >= 0x7B && c <= 0x7E) || (c >= 0x5B && c <= 0x60) || (c >= 0x20 && c <= 0x26) ||
-           (c >= 0x28 && c <= 0x2B) || (c >= 0x3A && c <= 0x40) || c == 0x2F;
-  };
-  std::string out;
-  out.reserve(s.size() + s.size() / 2);
+  static const std::array<bool, 256> kSymbol = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+      t[static_cast<std::size_t>(c)] = (c >= 0x7B && c <= 0x7E) || (c >= 0x5B && c <= 0x60) ||
+                                       (c >= 0x20 && c <= 0x26) || (c >= 0x28 && c <= 0x2B) ||
+                                       (c >= 0x3A && c <= 0x40) || c == 0x2F;
+    }
+    return t;
+  }();
+  std::string out(3 * s.size(), '\0');
+  char* w = out.data();
   for (char c : s) {
-    if (is_symbol(static_cast<unsigned char>(c))) {
-      out.push_back(' ');
-      out.push_back(c);
-      out.push_back(' ');
+    if (kSymbol[static_cast<unsigned char>(c)]) {
+      *w++ = ' ';
+      *w++ = c;
+      *w++ = ' ';
     } else {
-      out.push_back(c);
+      *w++ = c;
     }
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
   return out;
 }
 
 // Works on bytes: [^0-9] matches any code point but an ASCII digit, and the other side of
 // each pattern is ASCII, so matches fall on the same characters as in Python's str scan.
+// Each pass at most doubles the length.
 std::string separate_period_comma_dash(std::string_view s) {
   auto is_pc = [](char c) { return c == '.' || c == ','; };
-  std::string a;
-  a.reserve(s.size() + 8);
+  std::string a(2 * s.size(), '\0');
+  char* w = a.data();
   for (std::size_t i = 0; i < s.size();) {  // ([^0-9])([\.,]) -> "\1 \2 "
     if (i + 1 < s.size() && !is_ascii_digit(s[i]) && is_pc(s[i + 1])) {
-      a.push_back(s[i]);
-      a.push_back(' ');
-      a.push_back(s[i + 1]);
-      a.push_back(' ');
+      *w++ = s[i];
+      *w++ = ' ';
+      *w++ = s[i + 1];
+      *w++ = ' ';
       i += 2;
     } else {
-      a.push_back(s[i++]);
+      *w++ = s[i++];
     }
   }
-  std::string b;
-  b.reserve(a.size() + 8);
+  a.resize(static_cast<std::size_t>(w - a.data()));
+  std::string b(2 * a.size(), '\0');
+  w = b.data();
   for (std::size_t i = 0; i < a.size();) {  // ([\.,])([^0-9]) -> " \1 \2"
     if (i + 1 < a.size() && is_pc(a[i]) && !is_ascii_digit(a[i + 1])) {
-      b.push_back(' ');
-      b.push_back(a[i]);
-      b.push_back(' ');
-      b.push_back(a[i + 1]);
+      *w++ = ' ';
+      *w++ = a[i];
+      *w++ = ' ';
+      *w++ = a[i + 1];
       i += 2;
     } else {
-      b.push_back(a[i++]);
+      *w++ = a[i++];
     }
   }
-  std::string c;
-  c.reserve(b.size() + 8);
+  b.resize(static_cast<std::size_t>(w - b.data()));
+  std::string c(2 * b.size(), '\0');
+  w = c.data();
   for (std::size_t i = 0; i < b.size();) {  // ([0-9])(-) -> "\1 \2 "
     if (i + 1 < b.size() && is_ascii_digit(b[i]) && b[i + 1] == '-') {
-      c.push_back(b[i]);
-      c.push_back(' ');
-      c.push_back('-');
-      c.push_back(' ');
+      *w++ = b[i];
+      *w++ = ' ';
+      *w++ = '-';
+      *w++ = ' ';
       i += 2;
     } else {
-      c.push_back(b[i++]);
+      *w++ = b[i++];
     }
   }
+  c.resize(static_cast<std::size_t>(w - c.data()));
   return c;
 }
 
@@ -569,7 +587,7 @@ std::string tokenize_zh(std::string_view line) {
   for (std::size_t i = 0; i < stripped.size();) {
     auto b0 = static_cast<unsigned char>(stripped[i]);
     auto n = static_cast<std::size_t>(utf8_sequence_length(b0));
-    if (n >= 3) {
+    if (n >= 3 && i + n <= stripped.size()) {
       if (is_zh_char(decode_at(stripped, i, n))) {
         spaced.push_back(' ');
         spaced.append(stripped.substr(i, n));

@@ -2,7 +2,8 @@
 // tokenizers of sacrebleu 2.6.0 (13a, intl, zh, char, none), the mteval regex passes that
 // TER's normalizer reuses, Python `str` semantics the metrics rely on (split/strip on
 // Python's whitespace set, str.lower() with its final-sigma rule), and the n-gram match
-// counting BLEU and chrF share. Everything works on UTF-8 that validate_utf8 accepted.
+// counting BLEU and chrF share. Inputs are UTF-8 (the metrics check it with validate_utf8
+// first); invalid bytes give unspecified tokens but are never read past.
 #pragma once
 
 #include <cstddef>

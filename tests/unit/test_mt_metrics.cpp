@@ -108,6 +108,13 @@ TEST(PythonStrings, InvalidUtf8IsAnError) {
   EXPECT_THROW(xm::validate_utf8("\xed\xa0\x80", "surrogate"), xling::InvalidArgument);
   EXPECT_THROW(xm::validate_utf8("\xc0\xaf", "overlong"), xling::InvalidArgument);
   EXPECT_NO_THROW(xm::validate_utf8("\u00e9\U0001F600", "fine"));
+  // The tokenizers themselves never read past a truncated sequence.
+  for (const char* bad : {"a\xe2", "\xe2\x80", "x \xc2", "\xf0\x9f\x98"}) {
+    for (auto tok : {xm::BleuTokenizer::k13a, xm::BleuTokenizer::kIntl, xm::BleuTokenizer::kZh,
+                     xm::BleuTokenizer::kChar}) {
+      EXPECT_NO_THROW(xm::bleu_tokenize(bad, tok, /*lowercase=*/true));
+    }
+  }
   try {
     xm::corpus_bleu({"fine", "bad \xc3"}, {{"a", "b"}}, {});
     FAIL() << "no exception";

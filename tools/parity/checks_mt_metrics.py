@@ -118,6 +118,31 @@ def make_pairs(rng, n):
     return hyps, refs, refs2
 
 
+def long_ter_pairs(rng, n):
+    """Long, repetitive sentences with moved blocks: TER's 1000-candidate shift limit, its
+    50-word shift distance and its beam widening for very unequal lengths (ratio > 50)."""
+    hyps, refs = [], []
+    for _ in range(n):
+        vocab = ["the", "of", "a", "b", "c", "\u03a3", "x.", "(d)", "e", "f"][:rng.randint(2, 10)]
+        ref = [rng.choice(vocab) for _ in range(rng.choice([3, 30, 60, 110]))]
+        hyp = ref[:]
+        for _ in range(rng.randint(1, 12)):
+            if len(hyp) > 4:
+                a = rng.randrange(len(hyp) - 3)
+                block = hyp[a:a + rng.randint(1, 12)]
+                del hyp[a:a + len(block)]
+                k = rng.randrange(len(hyp) + 1)
+                hyp[k:k] = block
+        r = rng.random()
+        if r < 0.2:
+            hyp = hyp[:rng.randint(1, 2)]
+        elif r < 0.35:
+            hyp = [rng.choice(vocab) for _ in range(rng.randint(1, 110))]
+        hyps.append(" ".join(hyp))
+        refs.append(" ".join(ref))
+    return hyps, refs
+
+
 def write_lines(path, lines):
     for line in lines:
         assert "\n" not in line and "\r" not in line
@@ -144,8 +169,8 @@ def mt_metrics_match_sacrebleu(ctx):
     R1 = write_lines(ctx.path("mt_ref1.txt"), refs)
     R2 = write_lines(ctx.path("mt_ref2.txt"), refs2)
 
-    def xling(metric, ref_files, *flags, sentence=False):
-        args = ["score", "--metric", metric, "--hyp", H]
+    def xling(metric, hyp_file, ref_files, *flags, sentence=False):
+        args = ["score", "--metric", metric, "--hyp", hyp_file]
         for r in ref_files:
             args += ["--ref", r]
         args += list(flags)
@@ -173,11 +198,15 @@ def mt_metrics_match_sacrebleu(ctx):
             if len(gp) != len(want.precisions) or not all(close(a, b) for a, b in zip(gp, want.precisions)):
                 mismatches.append((label, "precisions", gp, want.precisions))
 
-    def run_config(label, metric, make, ref_streams, ref_files, flags, bleu=False):
-        nonlocal compared
+    configs = 0
+
+    def run_config(label, metric, make, ref_streams, ref_files, flags, bleu=False, hyp_lines=None, hyp_file=None):
+        nonlocal compared, configs
+        configs += 1
+        hyp_lines, hyp_file = (hyps, H) if hyp_lines is None else (hyp_lines, hyp_file)
         m = make()
-        want = m.corpus_score(hyps, ref_streams)
-        got = xling(metric, ref_files, *flags)
+        want = m.corpus_score(hyp_lines, ref_streams)
+        got = xling(metric, hyp_file, ref_files, *flags)
         assert len(got) == 1, f"{label}: {len(got)} JSON lines for a corpus score"
         compare(f"{label} corpus", got[0], want, bleu)
         signature = str(m.get_signature())
@@ -186,9 +215,9 @@ def mt_metrics_match_sacrebleu(ctx):
             mismatches.append((label, "signature", got[0].get("signature"), signature))
         # Sentence level (BLEU as sacrebleu's sentence_bleu / --sentence-level: effective order).
         ms = make(sentence=True)
-        got_s = xling(metric, ref_files, *flags, sentence=True)
-        assert len(got_s) == len(hyps), f"{label}: {len(got_s)} sentence lines for {len(hyps)} segments"
-        for i, hyp in enumerate(hyps):
+        got_s = xling(metric, hyp_file, ref_files, *flags, sentence=True)
+        assert len(got_s) == len(hyp_lines), f"{label}: {len(got_s)} sentence lines for {len(hyp_lines)} segments"
+        for i, hyp in enumerate(hyp_lines):
             want_s = ms.sentence_score(hyp, [stream[i] for stream in ref_streams])
             compare(f"{label} sentence {i} hyp={hyp!r} refs={[s[i] for s in ref_streams]!r}", got_s[i], want_s, bleu)
         signature = str(ms.get_signature())
@@ -200,13 +229,10 @@ def mt_metrics_match_sacrebleu(ctx):
         return lambda sentence=False: BLEU(tokenize=tokenize, smooth_method=smooth, lowercase=lowercase,
                                            effective_order=sentence)
 
-    configs = 0
     for tok in ("13a", "intl", "zh", "char", "none"):
         run_config(f"bleu tok={tok}", "bleu", bleu(tokenize=tok), [refs], [R1], ["--tokenize", tok], bleu=True)
-        configs += 1
     for smooth in ("floor", "add-k", "none"):
         run_config(f"bleu smooth={smooth}", "bleu", bleu(smooth=smooth), [refs], [R1], ["--smooth", smooth], bleu=True)
-        configs += 1
     run_config("bleu lowercase", "bleu", bleu(lowercase=True), [refs], [R1], ["--lowercase"], bleu=True)
     run_config("bleu 2 refs intl", "bleu", bleu(tokenize="intl"), [refs, refs2], [R1, R2], ["--tokenize", "intl"],
                bleu=True)
@@ -215,7 +241,11 @@ def mt_metrics_match_sacrebleu(ctx):
     run_config("chrF++ 2 refs", "chrf++", lambda sentence=False: CHRF(word_order=2), [refs, refs2], [R1, R2], [])
     run_config("TER", "ter", lambda sentence=False: TER(), [refs], [R1], [])
     run_config("TER 2 refs", "ter", lambda sentence=False: TER(), [refs, refs2], [R1, R2], [])
-    configs += 7
+    random_configs = configs
+    long_hyps, long_refs = long_ter_pairs(ctx.rng, 16)
+    LH = write_lines(ctx.path("mt_long_hyp.txt"), long_hyps)
+    LR = write_lines(ctx.path("mt_long_ref.txt"), long_refs)
+    run_config("TER long", "ter", lambda sentence=False: TER(), [long_refs], [LR], [], hyp_lines=long_hyps, hyp_file=LH)
 
     # A reference stream of the wrong length is an error, not a silent truncation.
     short = write_lines(ctx.path("mt_ref_short.txt"), refs[:-1])
@@ -223,4 +253,5 @@ def mt_metrics_match_sacrebleu(ctx):
     assert p.stderr, "no error message for mismatched stream lengths"
 
     assert not mismatches, f"{len(mismatches)} of {compared} values differ; first: {mismatches[0]!r}"[:3000]
-    return f"{NUM_PAIRS} random pairs x {configs} configurations: {compared} values equal (corpus + sentence)"
+    return (f"{NUM_PAIRS} random pairs x {random_configs} configurations + {len(long_hyps)} long TER pairs: "
+            f"{compared} values equal (corpus + sentence)")
