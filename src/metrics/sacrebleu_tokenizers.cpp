@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <utf8proc.h>
 
+#include "core/utf8.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::metrics {
@@ -212,32 +213,6 @@ constexpr std::array<Range, 22> kZhRanges{{
 
 bool is_zh_char(char32_t c) { return c >= 0x2001 && in_ranges(kZhRanges, c); }
 
-// Offset of the first byte that does not start a valid UTF-8 sequence (overlongs, surrogates
-// and code points past U+10FFFF are invalid, as for Python's decoder), or npos.
-std::size_t invalid_utf8_offset(std::string_view s) {
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](std::size_t k) { return k < s.size() && (at(k) & 0xC0) == 0x80; };
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char b0 = at(i);
-    int n = 0;
-    if (b0 < 0x80) {
-      n = 1;
-    } else if (b0 >= 0xC2 && b0 <= 0xDF) {
-      n = cont(i + 1) ? 2 : 0;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      bool ok = cont(i + 1) && cont(i + 2) && !(b0 == 0xE0 && at(i + 1) < 0xA0) && !(b0 == 0xED && at(i + 1) >= 0xA0);
-      n = ok ? 3 : 0;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      bool ok = cont(i + 1) && cont(i + 2) && cont(i + 3) && !(b0 == 0xF0 && at(i + 1) < 0x90) &&
-                !(b0 == 0xF4 && at(i + 1) >= 0x90);
-      n = ok ? 4 : 0;
-    }
-    if (n == 0) return i;
-    i += static_cast<std::size_t>(n);
-  }
-  return std::string_view::npos;
-}
-
 // TokenizerRegexp (shared by 13a and zh) after its input is prepared.
 std::string mteval_regexp(std::string_view s) {
   return python_normalize_spaces(separate_period_comma_dash(separate_mteval_symbols(s)));
@@ -245,37 +220,12 @@ std::string mteval_regexp(std::string_view s) {
 
 }  // namespace
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
+void append_utf8(std::string& out, char32_t c) { core::append_utf8(out, c); }
 
-std::u32string decode_utf8_string(std::string_view s) {
-  std::u32string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    auto n = std::min(static_cast<std::size_t>(utf8_sequence_length(static_cast<unsigned char>(s[i]))), s.size() - i);
-    out.push_back(decode_at(s, i, n));
-    i += n;
-  }
-  return out;
-}
+std::u32string decode_utf8_string(std::string_view s) { return core::utf8_to_u32(s); }
 
 void validate_utf8(std::string_view s, std::string_view what) {
-  std::size_t bad = invalid_utf8_offset(s);
+  std::size_t bad = core::find_invalid_utf8(s);
   if (bad != std::string_view::npos) {
     throw InvalidArgument(
         fmt::format("{}: invalid UTF-8 at byte {} (0x{:02x})", what, bad, static_cast<unsigned char>(s[bad])));
@@ -293,13 +243,13 @@ void validate_corpus(const std::vector<std::string>& hyps, const std::vector<std
     }
   }
   for (std::size_t i = 0; i < hyps.size(); ++i) {
-    if (invalid_utf8_offset(hyps[i]) != std::string_view::npos) {
+    if (core::find_invalid_utf8(hyps[i]) != std::string_view::npos) {
       validate_utf8(hyps[i], fmt::format("{}: hypothesis {}", metric, i + 1));
     }
   }
   for (std::size_t k = 0; k < refs.size(); ++k) {
     for (std::size_t i = 0; i < refs[k].size(); ++i) {
-      if (invalid_utf8_offset(refs[k][i]) != std::string_view::npos) {
+      if (core::find_invalid_utf8(refs[k][i]) != std::string_view::npos) {
         validate_utf8(refs[k][i], fmt::format("{}: reference stream {}, segment {}", metric, k + 1, i + 1));
       }
     }
