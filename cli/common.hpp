@@ -31,6 +31,7 @@ void add_convert_command(CLI::App& app, CommandList& commands);
 void add_tokenize_command(CLI::App& app, CommandList& commands);  // tokenize + decode
 void add_score_command(CLI::App& app, CommandList& commands);
 void add_eval_command(CLI::App& app, CommandList& commands);
+void add_forward_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add_tokenize_command(app, commands);
   add_score_command(app, commands);
   add_eval_command(app, commands);
+  add_forward_command(app, commands);
 
   try {
     app.parse(argc, argv);

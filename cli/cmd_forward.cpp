@@ -1,0 +1,70 @@
+// `xling forward`: run a model class on named input tensors and write HF's named outputs --
+// the parity tool (compare with `xling diff --mask-key attention_mask`).
+#include <iostream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include "cli/common.hpp"
+#include "io/checkpoint.hpp"
+#include "io/safetensors_writer.hpp"
+#include "layers/weights.hpp"
+#include "models/registry.hpp"
+#include "xling/errors.hpp"
+
+namespace xling::cli {
+namespace {
+
+struct ForwardOptions {
+  std::string model, inputs, output, cls, adapter;
+};
+
+int run_forward(const ForwardOptions& opt) {
+  if (!opt.adapter.empty()) throw UnsupportedModel("--adapter: PEFT adapters arrive with fine-tuning (issue 5)");
+  models::LoadedModel m = models::load_model(opt.model, models::LoadOptions{opt.cls, /*strict=*/true});
+  auto in = io::Checkpoint::open(opt.inputs);
+  models::NamedTensors inputs;
+  for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "labels"}) {
+    if (const io::TensorView* v = in.find(name)) {
+      if (is_floating(v->dtype)) {
+        throw InvalidArgument(fmt::format("{}: '{}' must be an integer tensor, found {}", opt.inputs, name, dtype_name(v->dtype)));
+      }
+      inputs[name] = layers::tensor_from_view(*v, in.owner(name)).to(torch::kLong);
+    }
+  }
+  models::NamedTensors out;
+  {
+    torch::InferenceMode guard;
+    out = m.forward(inputs);
+  }
+  std::vector<torch::Tensor> keep;
+  std::vector<io::TensorToWrite> tensors;
+  for (auto& [name, t] : out) {
+    keep.push_back(t.to(torch::kFloat32).contiguous());
+    const auto& c = keep.back();
+    tensors.push_back({name, DType::kF32, c.sizes().vec(), c.data_ptr(), static_cast<std::size_t>(c.nbytes())});
+  }
+  io::write_safetensors(opt.output, tensors, {{"architecture", m.architecture}, {"producer", "xling forward"}});
+  std::cerr << fmt::format("xling forward: {} -> {} tensors in {}\n", m.architecture, tensors.size(), opt.output);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_forward_command(CLI::App& app, CommandList& commands) {
+  auto opt = std::make_shared<ForwardOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "forward",
+      "Run a model on named input tensors and write HF's named outputs: hidden_states.N (0 = embedding output), "
+      "last_hidden_state, pooler_output, logits, loss. Inputs: input_ids, attention_mask, token_type_ids, labels "
+      "(other tensors in the file, e.g. a golden's outputs, are ignored). The parity tool: compare with `xling diff`.");
+  sub->add_option("--model,-m", opt->model, "Model directory (config.json + weights)")->required();
+  sub->add_option("--inputs,-i", opt->inputs, ".safetensors file with the input tensors")->required();
+  sub->add_option("--output,-o", opt->output, ".safetensors file to write")->required();
+  sub->add_option("--class", opt->cls, "HF class to run (default: config.json architectures[0])");
+  sub->add_option("--adapter", opt->adapter, "PEFT adapter directory (issue 5)");
+  commands.push_back({sub, [opt]() { return run_forward(*opt); }});
+}
+
+}  // namespace xling::cli

@@ -1,0 +1,275 @@
+// BERT family forward pass (see bert.hpp). Shapes: B batch, T tokens, D hidden, H heads,
+// Dh = D / H, V vocabulary, L labels.
+#include "models/bert.hpp"
+
+#include <fmt/format.h>
+
+#include "xling/errors.hpp"
+
+namespace xling::models {
+namespace {
+
+using torch::nn::Module;
+
+// An empty module that only groups children, so that names follow HF's nesting.
+std::shared_ptr<Module> group(Module& parent, const std::string& name) {
+  return parent.register_module(name, std::make_shared<Module>());
+}
+
+torch::nn::Linear linear(Module& parent, const std::string& name, int64_t in, int64_t out) {
+  return parent.register_module(name, torch::nn::Linear(in, out));
+}
+
+torch::nn::LayerNorm layer_norm(Module& parent, const std::string& name, int64_t d, double eps) {
+  return parent.register_module(name, torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
+}
+
+torch::Tensor activate(const torch::Tensor& x, io::Activation a) {
+  switch (a) {
+    case io::Activation::kGelu: return torch::gelu(x);
+    case io::Activation::kGeluTanh:
+    case io::Activation::kGeluFast: return torch::gelu(x, "tanh");
+    case io::Activation::kRelu: return torch::relu(x);
+    case io::Activation::kSilu: return torch::silu(x);
+    case io::Activation::kQuickGelu: return x * torch::sigmoid(1.702 * x);
+    case io::Activation::kTanh: return torch::tanh(x);
+  }
+  return x;
+}
+
+}  // namespace
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) {
+  word_embeddings = register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  position_embeddings =
+      register_module("position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+  LayerNorm = layer_norm(*this, "LayerNorm", c.hidden_size, c.layer_norm_eps);
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
+                                          const torch::Tensor& position_ids) {
+  auto x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) + position_embeddings(position_ids);
+  return LayerNorm(x);
+}
+
+BertLayerImpl::BertLayerImpl(const io::BertConfig& c)
+    : heads(c.num_attention_heads), head_dim(c.head_dim()), act(c.hidden_act) {
+  const int64_t d = c.hidden_size;
+  auto attention = group(*this, "attention");
+  auto self = group(*attention, "self");
+  query = linear(*self, "query", d, d);
+  key = linear(*self, "key", d, d);
+  value = linear(*self, "value", d, d);
+  auto output = group(*attention, "output");
+  attn_out = linear(*output, "dense", d, d);
+  attn_norm = layer_norm(*output, "LayerNorm", d, c.layer_norm_eps);
+  inter = linear(*group(*this, "intermediate"), "dense", d, c.intermediate_size);
+  auto ffn_out = group(*this, "output");
+  out = linear(*ffn_out, "dense", c.intermediate_size, d);
+  out_norm = layer_norm(*ffn_out, "LayerNorm", d, c.layer_norm_eps);
+}
+
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
+  const auto b = x.size(0), t = x.size(1);
+  // (B, T, D) -> (B, H, T, Dh)
+  auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, head_dim}).transpose(1, 2); };
+  auto ctx = at::scaled_dot_product_attention(split(query(x)), split(key(x)), split(value(x)), mask);
+  ctx = ctx.transpose(1, 2).reshape({b, t, heads * head_dim});
+  auto h = attn_norm(attn_out(ctx) + x);
+  return out_norm(out(activate(inter(h), act)) + h);
+}
+
+BertBackboneImpl::BertBackboneImpl(const io::BertConfig& c, bool with_pooler) : config(c) {
+  embeddings = register_module("embeddings", BertEmbeddings(c));
+  auto encoder = group(*this, "encoder");
+  layers = encoder->register_module("layer", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(BertLayer(c));
+  if (with_pooler) pooler = linear(*group(*this, "pooler"), "dense", c.hidden_size, c.hidden_size);
+}
+
+torch::Tensor BertBackboneImpl::position_ids(const torch::Tensor& input_ids) const {
+  const auto t = input_ids.size(1);
+  if (config.position_ids == io::PositionIds::kArange) {
+    return torch::arange(t, input_ids.options()).unsqueeze(0).expand_as(input_ids);
+  }
+  // RoBERTa/XLM-R: padding_idx + 1 + running count of non-pad tokens; pads get padding_idx.
+  const int64_t pad = config.pad_token_id.value_or(1);
+  auto keep = input_ids.ne(pad).to(torch::kLong);
+  return torch::cumsum(keep, 1) * keep + pad;
+}
+
+std::vector<torch::Tensor> BertBackboneImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                     const torch::Tensor& token_type_ids, torch::Tensor* pooled) {
+  const auto b = input_ids.size(0), t = input_ids.size(1);
+  if (t > config.max_position_embeddings) {
+    throw InvalidArgument(fmt::format("input has {} tokens; the model takes at most {} (max_position_embeddings)", t,
+                                      config.max_position_embeddings));
+  }
+  auto mask_in = attention_mask.defined() ? attention_mask : torch::ones({b, t}, input_ids.options());
+  auto types = token_type_ids.defined() ? token_type_ids : torch::zeros({b, t}, input_ids.options());
+  // (B, T) 1/0 -> (B, 1, 1, T) additive: 0 where attended, the dtype's lowest value where padded.
+  auto x = embeddings(input_ids, types, position_ids(input_ids));
+  auto mask = (1.0 - mask_in.to(x.scalar_type())).mul(std::numeric_limits<float>::lowest()).view({b, 1, 1, t});
+  std::vector<torch::Tensor> hidden{x};
+  for (const auto& layer : *layers) {
+    x = layer->as<BertLayer>()->forward(x, mask);
+    hidden.push_back(x);
+  }
+  if (pooled && pooler) *pooled = torch::tanh(pooler(x.select(1, 0)));
+  return hidden;
+}
+
+BertTaskModelImpl::BertTaskModelImpl(const io::BertConfig& c, BertHead h, bool with_pooler)
+    : config(c), head(h), prefix(c.position_ids == io::PositionIds::kArange ? "bert" : "roberta") {
+  const int64_t d = c.hidden_size, labels = c.num_labels;
+  backbone = register_module(prefix, BertBackbone(c, with_pooler));
+  const bool roberta = c.position_ids == io::PositionIds::kFromPaddingIdx;
+  switch (h) {
+    case BertHead::kNone: break;
+    case BertHead::kSequenceClassification:
+      if (roberta) {
+        auto cls = group(*this, "classifier");
+        classifier_dense = linear(*cls, "dense", d, d);
+        classifier_out = linear(*cls, "out_proj", d, labels);
+      } else {
+        classifier = linear(*this, "classifier", d, labels);
+      }
+      break;
+    case BertHead::kTokenClassification: classifier = linear(*this, "classifier", d, labels); break;
+    case BertHead::kMaskedLM:
+      if (roberta) {
+        auto lm = group(*this, "lm_head");
+        mlm_dense = linear(*lm, "dense", d, d);
+        mlm_norm = layer_norm(*lm, "layer_norm", d, c.layer_norm_eps);
+        mlm_bias = lm->register_parameter("bias", torch::zeros({c.vocab_size}));
+      } else {
+        auto pred = group(*group(*this, "cls"), "predictions");
+        auto transform = group(*pred, "transform");
+        mlm_dense = linear(*transform, "dense", d, d);
+        mlm_norm = layer_norm(*transform, "LayerNorm", d, c.layer_norm_eps);
+        mlm_bias = pred->register_parameter("bias", torch::zeros({c.vocab_size}));
+      }
+      break;
+  }
+}
+
+NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
+  auto get = [&](const char* k) {
+    auto it = inputs.find(k);
+    return it == inputs.end() ? torch::Tensor() : it->second.to(torch::kLong);
+  };
+  auto input_ids = get("input_ids");
+  if (!input_ids.defined()) throw InvalidArgument("input 'input_ids' is missing");
+  if (input_ids.dim() != 2) {
+    throw InvalidArgument(fmt::format("input_ids must be (batch, tokens), found {} dims", input_ids.dim()));
+  }
+  auto attention_mask = get("attention_mask"), token_type_ids = get("token_type_ids"), labels = get("labels");
+  for (const auto* t : {&attention_mask, &token_type_ids}) {
+    if (t->defined() && t->sizes() != input_ids.sizes()) {
+      throw InvalidArgument(fmt::format("attention_mask/token_type_ids must have input_ids' shape [{}, {}]",
+                                        input_ids.size(0), input_ids.size(1)));
+    }
+  }
+  const auto v = config.vocab_size;
+  if (input_ids.numel() > 0 && (input_ids.min().item<int64_t>() < 0 || input_ids.max().item<int64_t>() >= v)) {
+    throw InvalidArgument(fmt::format("input_ids hold ids outside [0, {}) (vocab_size)", v));
+  }
+  if (token_type_ids.defined() && token_type_ids.numel() > 0 &&
+      (token_type_ids.min().item<int64_t>() < 0 || token_type_ids.max().item<int64_t>() >= config.type_vocab_size)) {
+    throw InvalidArgument(fmt::format("token_type_ids hold values outside [0, {})", config.type_vocab_size));
+  }
+  torch::Tensor pooled;
+  auto hidden = backbone->forward(input_ids, attention_mask, token_type_ids, &pooled);
+  NamedTensors out;
+  for (std::size_t i = 0; i < hidden.size(); ++i) out["hidden_states." + std::to_string(i)] = hidden[i];
+  const auto& last = hidden.back();
+  if (head == BertHead::kNone) {
+    out["last_hidden_state"] = last;
+    if (pooled.defined()) out["pooler_output"] = pooled;
+    return out;
+  }
+  torch::Tensor logits;
+  switch (head) {
+    case BertHead::kSequenceClassification:
+      // BERT: classifier(pooler); RoBERTa: out_proj(tanh(dense(<s>)))
+      logits = classifier ? classifier(pooled) : classifier_out(torch::tanh(classifier_dense(last.select(1, 0))));
+      break;
+    case BertHead::kTokenClassification: logits = classifier(last); break;
+    case BertHead::kMaskedLM: {
+      // BERT's transform uses hidden_act; RoBERTa's lm_head always uses exact gelu.
+      auto a = prefix == "roberta" ? torch::gelu(mlm_dense(last)) : activate(mlm_dense(last), config.hidden_act);
+      auto h = mlm_norm(a);
+      logits = torch::matmul(h, backbone->embeddings->word_embeddings->weight.t()) + mlm_bias;  // (B, T, V)
+      break;
+    }
+    case BertHead::kNone: break;
+  }
+  out["logits"] = logits;
+  if (labels.defined()) {
+    if (head == BertHead::kSequenceClassification) {
+      if (config.problem_type == "regression" || (config.problem_type.empty() && config.num_labels == 1)) {
+        out["loss"] = torch::mse_loss(logits.squeeze(-1), labels.to(logits.scalar_type()).view({-1}));
+      } else if (config.problem_type == "multi_label_classification") {
+        out["loss"] = torch::binary_cross_entropy_with_logits(logits, labels.to(logits.scalar_type()));
+      } else {
+        out["loss"] = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}), labels.view({-1}));
+      }
+    } else {
+      out["loss"] = torch::nn::functional::cross_entropy(
+          logits.view({-1, logits.size(-1)}), labels.view({-1}),
+          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+struct Arch {
+  const char* name;
+  bool roberta;
+  BertHead head;
+  bool pooler;
+};
+
+constexpr Arch kArchs[] = {
+    {"BertModel", false, BertHead::kNone, true},
+    {"BertForSequenceClassification", false, BertHead::kSequenceClassification, true},
+    {"BertForTokenClassification", false, BertHead::kTokenClassification, false},
+    {"BertForMaskedLM", false, BertHead::kMaskedLM, false},
+    {"XLMRobertaModel", true, BertHead::kNone, true},
+    {"XLMRobertaForSequenceClassification", true, BertHead::kSequenceClassification, false},
+    {"XLMRobertaForTokenClassification", true, BertHead::kTokenClassification, false},
+    {"XLMRobertaForMaskedLM", true, BertHead::kMaskedLM, false},
+    {"RobertaModel", true, BertHead::kNone, true},
+    {"RobertaForSequenceClassification", true, BertHead::kSequenceClassification, false},
+    {"RobertaForTokenClassification", true, BertHead::kTokenClassification, false},
+    {"RobertaForMaskedLM", true, BertHead::kMaskedLM, false},
+    {"CamembertModel", true, BertHead::kNone, true},
+    {"CamembertForSequenceClassification", true, BertHead::kSequenceClassification, false},
+    {"CamembertForTokenClassification", true, BertHead::kTokenClassification, false},
+    {"CamembertForMaskedLM", true, BertHead::kMaskedLM, false},
+};
+
+}  // namespace
+
+std::vector<std::string> bert_architectures() {
+  std::vector<std::string> out;
+  for (const auto& a : kArchs) out.push_back(a.name);
+  return out;
+}
+
+std::optional<BertTaskModel> make_bert_model(const io::BertConfig& c, const std::string& architecture) {
+  for (const auto& a : kArchs) {
+    if (architecture != a.name) continue;
+    if (a.roberta != (c.position_ids == io::PositionIds::kFromPaddingIdx)) {
+      throw UnsupportedModel(fmt::format("{}: architecture {} does not match model_type '{}'", c.source, architecture,
+                                         c.model_type));
+    }
+    return BertTaskModel(c, a.head, a.pooler);
+  }
+  return std::nullopt;
+}
+
+}  // namespace xling::models

@@ -1,0 +1,51 @@
+// Model directory -> runnable model: parses config.json, picks the architecture class
+// (config "architectures" or an override), builds it and loads its weights zero-copy with
+// strict key checks. The only place that maps architecture names to builders.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "io/checkpoint.hpp"
+#include "io/config.hpp"
+#include "models/encoder_outputs.hpp"
+
+namespace xling::models {
+
+struct LoadReport {
+  std::vector<std::string> initialized;  // parameters not in the checkpoint, initialised as HF does
+  std::vector<std::string> unused;       // checkpoint tensors the class does not use
+};
+
+struct LoadedModel {
+  std::string architecture;
+  std::unique_ptr<io::ModelConfig> config;
+  std::shared_ptr<torch::nn::Module> module;
+  std::function<NamedTensors(const NamedTensors&)> forward;
+  LoadReport report;
+};
+
+struct LoadOptions {
+  std::string architecture;  // "" = the first of config.json "architectures"
+  bool strict = true;        // inference: missing or unexpected weights are an error
+};
+
+// Throws IoError (no config.json / weights), UnsupportedModel (architecture not supported,
+// listing the supported ones), InvalidArgument (missing/unexpected weights, listed; shape
+// mismatches naming the tensor).
+LoadedModel load_model(const std::string& dir, const LoadOptions& options = {});
+
+std::vector<std::string> supported_architectures();
+
+// Copies weights from `ckpt` into `module`'s parameters (zero-copy for aligned fp32 data;
+// bf16/fp16 are upcast). A parameter named P is looked up as P, then without `prefix + "."`
+// (base-model checkpoints loaded into a head class). `tied` lists checkpoint names that are
+// aliases of other weights (ignored when present).
+LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, const std::string& prefix,
+                        const std::vector<std::string>& tied, bool strict);
+
+}  // namespace xling::models
