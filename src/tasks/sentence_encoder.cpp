@@ -1,0 +1,244 @@
+// sentence-transformers pipelines (see sentence_encoder.hpp).
+#include "tasks/sentence_encoder.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "core/json.hpp"
+#include "io/bert_config.hpp"
+#include "io/checkpoint.hpp"
+#include "layers/weights.hpp"
+#include "xling/errors.hpp"
+
+namespace fs = std::filesystem;
+
+namespace xling::tasks {
+
+Pooling parse_pooling(const std::string& n) {
+  if (n == "cls") return Pooling::kCls;
+  if (n == "mean") return Pooling::kMean;
+  if (n == "max") return Pooling::kMax;
+  if (n == "mean_sqrt_len" || n == "mean_sqrt_len_tokens") return Pooling::kMeanSqrtLen;
+  if (n == "lasttoken" || n == "last_token") return Pooling::kLastToken;
+  if (n == "weightedmean" || n == "weighted_mean") return Pooling::kWeightedMean;
+  throw InvalidArgument(fmt::format("pooling '{}' is not one of cls, mean, max, mean_sqrt_len, lasttoken, weightedmean", n));
+}
+
+torch::Tensor pool(const torch::Tensor& h, const torch::Tensor& mask, Pooling p) {
+  auto m = mask.to(h.scalar_type()).unsqueeze(-1);  // (B, T, 1)
+  switch (p) {
+    case Pooling::kCls: return h.select(1, 0);
+    case Pooling::kMean: return (h * m).sum(1) / m.sum(1).clamp_min(1e-9);
+    case Pooling::kMeanSqrtLen: return (h * m).sum(1) / m.sum(1).clamp_min(1e-9).sqrt();
+    case Pooling::kMax: return h.masked_fill(m.eq(0), -1e9).amax(1);
+    case Pooling::kWeightedMean: {
+      auto w = torch::arange(1, h.size(1) + 1, h.options()).view({1, -1, 1}) * m;
+      return (h * w).sum(1) / w.sum(1).clamp_min(1e-9);
+    }
+    case Pooling::kLastToken: {
+      auto last = mask.to(torch::kLong).sum(1).sub(1).clamp_min(0);  // right padding
+      return h.index({torch::arange(h.size(0)), last});
+    }
+  }
+  return h.select(1, 0);
+}
+
+namespace {
+
+std::string activation_of(const std::string& cls) {
+  std::string n = cls.substr(cls.rfind('.') + 1);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (n == "tanh" || n == "identity" || n == "relu" || n == "gelu" || n == "sigmoid") return n;
+  throw UnsupportedModel(fmt::format("Dense activation '{}' is not supported", cls));
+}
+
+torch::Tensor apply_activation(const torch::Tensor& x, const std::string& a) {
+  if (a == "tanh") return torch::tanh(x);
+  if (a == "relu") return torch::relu(x);
+  if (a == "gelu") return torch::gelu(x);
+  if (a == "sigmoid") return torch::sigmoid(x);
+  return x;
+}
+
+}  // namespace
+
+SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize) {
+  SentenceEncoder enc;
+  fs::path root(dir);
+  std::error_code ec;
+  fs::path transformer_dir = root;
+  bool have_pooling = false;
+  if (fs::exists(root / "modules.json", ec)) {
+    auto modules = core::read_json_file((root / "modules.json").string());
+    if (!modules.is_array()) throw InvalidArgument(fmt::format("{}/modules.json: expected a list of modules", dir));
+    for (const auto& mod : modules) {
+      std::string type = mod.value("type", "");
+      fs::path path = root / mod.value("path", "");
+      std::string kind = type.substr(type.rfind('.') + 1);
+      if (kind == "Transformer") {
+        transformer_dir = path;
+      } else if (kind == "Pooling") {
+        auto cfg = core::read_json_file((path / "config.json").string());
+        std::vector<std::string> modes;
+        if (cfg.contains("pooling_mode")) {  // sentence-transformers >= 5
+          const auto& pm = cfg["pooling_mode"];
+          if (pm.is_string()) modes.push_back(pm.get<std::string>());
+          else for (const auto& x : pm) modes.push_back(x.get<std::string>());
+        }
+        for (const char* k : {"cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken"}) {
+          if (cfg.value(std::string("pooling_mode_") + k, false)) {
+            std::string n = k;
+            if (n == "cls_token") n = "cls";
+            else if (n == "mean_tokens") n = "mean";
+            else if (n == "max_tokens") n = "max";
+            else if (n == "weightedmean_tokens") n = "weightedmean";
+            modes.push_back(n);
+          }
+        }
+        if (modes.size() != 1) {
+          throw UnsupportedModel(fmt::format("{}/config.json: exactly one pooling mode is supported, found {}", path.string(),
+                                             modes.size()));
+        }
+        enc.pooling_ = parse_pooling(modes[0]);
+        enc.include_prompt_ = cfg.value("include_prompt", true);
+        have_pooling = true;
+      } else if (kind == "Dense") {
+        auto cfg = core::read_json_file((path / "config.json").string());
+        auto ckpt = io::Checkpoint::open(path.string());
+        DenseLayer d;
+        d.weight = layers::tensor_from_view(ckpt.resolve({"linear.weight", "weight"}), nullptr).clone();
+        if (const auto* b = ckpt.find("linear.bias")) d.bias = layers::tensor_from_view(*b, nullptr).clone();
+        d.activation = activation_of(cfg.value("activation_function", "torch.nn.modules.linear.Identity"));
+        d.weight = d.weight.to(torch::kFloat32);
+        if (d.bias.defined()) d.bias = d.bias.to(torch::kFloat32);
+        enc.dense_.push_back(std::move(d));
+      } else if (kind == "Normalize") {
+        enc.normalize_ = true;
+      } else {
+        throw UnsupportedModel(fmt::format("{}/modules.json: module type '{}' is not supported", dir, type));
+      }
+    }
+    for (const char* f : {"sentence_bert_config.json"}) {
+      fs::path p = transformer_dir / f;
+      if (fs::exists(p, ec)) {
+        auto cfg = core::read_json_file(p.string());
+        if (cfg.contains("max_seq_length") && cfg["max_seq_length"].is_number_integer()) {
+          enc.max_length_ = cfg["max_seq_length"].get<std::size_t>();
+        }
+        enc.lower_case_ = cfg.value("do_lower_case", false);
+      }
+    }
+    fs::path st = root / "config_sentence_transformers.json";
+    if (fs::exists(st, ec)) {
+      auto cfg = core::read_json_file(st.string());
+      if (cfg.contains("prompts") && cfg["prompts"].is_object()) {
+        for (const auto& [k, v] : cfg["prompts"].items()) {
+          if (v.is_string()) enc.prompts_[k] = v.get<std::string>();
+        }
+      }
+      if (cfg.contains("default_prompt_name") && cfg["default_prompt_name"].is_string()) {
+        enc.default_prompt_name_ = cfg["default_prompt_name"].get<std::string>();
+      }
+    }
+  }
+  if (pooling) {
+    enc.pooling_ = *pooling;
+    have_pooling = true;
+  }
+  if (!have_pooling) {
+    throw InvalidArgument(fmt::format("{}: not a sentence-transformers directory (no modules.json with Pooling); "
+                                      "give a pooling mode (--pooling cls|mean|max|lasttoken)", dir));
+  }
+  if (normalize) enc.normalize_ = true;
+  enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string()));
+  enc.tokenizer_ = std::make_shared<tokenize::Tokenizer>(tokenize::Tokenizer::from_file(transformer_dir.string()));
+  if (auto* bert = dynamic_cast<const io::BertConfig*>(enc.model_->config.get())) {
+    std::size_t usable = static_cast<std::size_t>(bert->max_position_embeddings);
+    if (bert->position_ids == io::PositionIds::kFromPaddingIdx) usable -= static_cast<std::size_t>(bert->pad_token_id.value_or(1) + 1);
+    enc.max_length_ = std::min(enc.max_length_, usable);
+    enc.dimension_ = static_cast<std::size_t>(bert->hidden_size);
+  }
+  fs::path tcfg = transformer_dir / "tokenizer_config.json";
+  if (fs::exists(tcfg, ec)) {
+    auto cfg = core::read_json_file(tcfg.string());
+    if (cfg.contains("model_max_length") && cfg["model_max_length"].is_number_integer()) {
+      enc.max_length_ = std::min<std::size_t>(enc.max_length_, cfg["model_max_length"].get<uint64_t>());
+    }
+  }
+  if (!enc.dense_.empty()) enc.dimension_ = static_cast<std::size_t>(enc.dense_.back().weight.size(0));
+  return enc;
+}
+
+torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, const EncodeOptions& opt, EncodeStats* stats) const {
+  std::string prompt = opt.prompt;
+  if (!opt.prompt_name.empty()) {
+    auto it = prompts_.find(opt.prompt_name);
+    if (it == prompts_.end()) throw InvalidArgument(fmt::format("the model has no prompt named '{}'", opt.prompt_name));
+    prompt = it->second;
+  } else if (prompt.empty() && !default_prompt_name_.empty() && prompts_.count(default_prompt_name_)) {
+    prompt = prompts_.at(default_prompt_name_);
+  }
+  std::size_t max_len = opt.max_length.value_or(max_length_);
+  std::size_t prompt_tokens = 0;
+  if (!prompt.empty() && !include_prompt_) prompt_tokens = tokenizer_->encode(prompt).size() - 1;
+  // Tokenize everything, then batch by length.
+  std::vector<tokenize::Encoding> encs(texts.size());
+  EncodeStats st;
+  st.texts = texts.size();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::string t = prompt + texts[i];
+    if (lower_case_) {
+      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+    }
+    encs[i] = tokenizer_->encode(t);
+    if (encs[i].size() > max_len) {
+      // Keep the special tokens at both ends, as HF truncation does.
+      auto trunc = tokenizer_->encode_batch({t}, nullptr, true, tokenize::TruncationOptions{max_len, tokenize::Side::kRight},
+                                            tokenize::PaddingOptions{})[0];
+      encs[i] = std::move(trunc);
+      ++st.truncated;
+    }
+  }
+  std::vector<std::size_t> order(texts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return encs[a].size() > encs[b].size(); });
+  torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
+  const int64_t pad_id = tokenizer_->default_padding().pad_id;
+  torch::InferenceMode guard;
+  for (std::size_t start = 0; start < order.size();) {
+    std::size_t longest = std::max<std::size_t>(1, encs[order[start]].size());
+    std::size_t count = std::max<std::size_t>(1, opt.batch_tokens / longest);
+    std::size_t end = std::min(order.size(), start + count);
+    auto b = static_cast<int64_t>(end - start), t = static_cast<int64_t>(longest);
+    auto ids = torch::full({b, t}, pad_id, torch::kLong);
+    auto mask = torch::zeros({b, t}, torch::kLong);
+    auto types = torch::zeros({b, t}, torch::kLong);
+    auto ids_a = ids.accessor<int64_t, 2>(), mask_a = mask.accessor<int64_t, 2>(), types_a = types.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < b; ++r) {
+      const auto& e = encs[order[start + static_cast<std::size_t>(r)]];
+      for (std::size_t k = 0; k < e.size(); ++k) {
+        ids_a[r][static_cast<int64_t>(k)] = e.ids[k];
+        mask_a[r][static_cast<int64_t>(k)] = 1;
+        types_a[r][static_cast<int64_t>(k)] = e.type_ids[k];
+      }
+      st.tokens += e.size();
+    }
+    st.padded_tokens += static_cast<std::size_t>(b * t);
+    auto res = model_->forward({{"input_ids", ids}, {"attention_mask", mask}, {"token_type_ids", types}});
+    auto hidden = res.at("last_hidden_state");
+    auto pool_mask = mask;
+    if (prompt_tokens > 0) pool_mask = mask.clone().index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, static_cast<int64_t>(prompt_tokens))}, 0);
+    auto emb = pool(hidden, pool_mask, pooling_);
+    for (const auto& d : dense_) emb = apply_activation(torch::nn::functional::linear(emb, d.weight, d.bias), d.activation);
+    if (normalize_) emb = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
+    for (int64_t r = 0; r < b; ++r) out[static_cast<int64_t>(order[start + static_cast<std::size_t>(r)])].copy_(emb[r]);
+    start = end;
+  }
+  if (stats) *stats = st;
+  return out;
+}
+
+}  // namespace xling::tasks
