@@ -32,6 +32,9 @@ void add_tokenize_command(CLI::App& app, CommandList& commands);  // tokenize + 
 void add_score_command(CLI::App& app, CommandList& commands);
 void add_eval_command(CLI::App& app, CommandList& commands);
 void add_forward_command(CLI::App& app, CommandList& commands);
+void add_embed_command(CLI::App& app, CommandList& commands);
+void add_classify_command(CLI::App& app, CommandList& commands);
+void add_rerank_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   add_score_command(app, commands);
   add_eval_command(app, commands);
   add_forward_command(app, commands);
+  add_embed_command(app, commands);
+  add_classify_command(app, commands);
+  add_rerank_command(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -11,6 +11,7 @@
 #include "io/bert_config.hpp"
 #include "io/checkpoint.hpp"
 #include "layers/weights.hpp"
+#include "tasks/batching.hpp"
 #include "xling/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -202,41 +203,25 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
       ++st.truncated;
     }
   }
-  std::vector<std::size_t> order(texts.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return encs[a].size() > encs[b].size(); });
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
-  const int64_t pad_id = tokenizer_->default_padding().pad_id;
   torch::InferenceMode guard;
-  for (std::size_t start = 0; start < order.size();) {
-    std::size_t longest = std::max<std::size_t>(1, encs[order[start]].size());
-    std::size_t count = std::max<std::size_t>(1, opt.batch_tokens / longest);
-    std::size_t end = std::min(order.size(), start + count);
-    auto b = static_cast<int64_t>(end - start), t = static_cast<int64_t>(longest);
-    auto ids = torch::full({b, t}, pad_id, torch::kLong);
-    auto mask = torch::zeros({b, t}, torch::kLong);
-    auto types = torch::zeros({b, t}, torch::kLong);
-    auto ids_a = ids.accessor<int64_t, 2>(), mask_a = mask.accessor<int64_t, 2>(), types_a = types.accessor<int64_t, 2>();
-    for (int64_t r = 0; r < b; ++r) {
-      const auto& e = encs[order[start + static_cast<std::size_t>(r)]];
-      for (std::size_t k = 0; k < e.size(); ++k) {
-        ids_a[r][static_cast<int64_t>(k)] = e.ids[k];
-        mask_a[r][static_cast<int64_t>(k)] = 1;
-        types_a[r][static_cast<int64_t>(k)] = e.type_ids[k];
-      }
-      st.tokens += e.size();
-    }
-    st.padded_tokens += static_cast<std::size_t>(b * t);
-    auto res = model_->forward({{"input_ids", ids}, {"attention_mask", mask}, {"token_type_ids", types}});
+  BatchStats bs;
+  for_each_batch(encs, opt.batch_tokens, tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
+    auto res = model_->forward(
+        {{"input_ids", batch.input_ids}, {"attention_mask", batch.attention_mask}, {"token_type_ids", batch.token_type_ids}});
     auto hidden = res.at("last_hidden_state");
-    auto pool_mask = mask;
-    if (prompt_tokens > 0) pool_mask = mask.clone().index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, static_cast<int64_t>(prompt_tokens))}, 0);
+    auto pool_mask = batch.attention_mask;
+    if (prompt_tokens > 0) {
+      pool_mask = pool_mask.clone();
+      pool_mask.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, static_cast<int64_t>(prompt_tokens))}, 0);
+    }
     auto emb = pool(hidden, pool_mask, pooling_);
     for (const auto& d : dense_) emb = apply_activation(torch::nn::functional::linear(emb, d.weight, d.bias), d.activation);
     if (normalize_) emb = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
-    for (int64_t r = 0; r < b; ++r) out[static_cast<int64_t>(order[start + static_cast<std::size_t>(r)])].copy_(emb[r]);
-    start = end;
-  }
+    for (std::size_t r = 0; r < batch.rows.size(); ++r) out[static_cast<int64_t>(batch.rows[r])].copy_(emb[static_cast<int64_t>(r)]);
+  }, &bs);
+  st.tokens = bs.tokens;
+  st.padded_tokens = bs.padded_tokens;
   if (stats) *stats = st;
   return out;
 }

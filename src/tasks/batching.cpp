@@ -1,0 +1,42 @@
+// Token-budget batching (see batching.hpp).
+#include "tasks/batching.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace xling::tasks {
+
+void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,
+                    const std::function<void(const Batch&)>& fn, BatchStats* stats) {
+  std::vector<std::size_t> order(encs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return encs[a].size() > encs[b].size(); });
+  for (std::size_t start = 0; start < order.size();) {
+    std::size_t longest = std::max<std::size_t>(1, encs[order[start]].size());
+    std::size_t count = std::max<std::size_t>(1, batch_tokens / longest);
+    std::size_t end = std::min(order.size(), start + count);
+    auto b = static_cast<int64_t>(end - start), t = static_cast<int64_t>(longest);
+    Batch batch;
+    batch.input_ids = torch::full({b, t}, pad_id, torch::kLong);
+    batch.attention_mask = torch::zeros({b, t}, torch::kLong);
+    batch.token_type_ids = torch::zeros({b, t}, torch::kLong);
+    auto ids = batch.input_ids.accessor<int64_t, 2>(), mask = batch.attention_mask.accessor<int64_t, 2>(),
+         types = batch.token_type_ids.accessor<int64_t, 2>();
+    for (int64_t r = 0; r < b; ++r) {
+      std::size_t row = order[start + static_cast<std::size_t>(r)];
+      batch.rows.push_back(row);
+      const auto& e = encs[row];
+      for (std::size_t k = 0; k < e.size(); ++k) {
+        ids[r][static_cast<int64_t>(k)] = e.ids[k];
+        mask[r][static_cast<int64_t>(k)] = 1;
+        types[r][static_cast<int64_t>(k)] = e.type_ids[k];
+      }
+      if (stats) stats->tokens += e.size();
+    }
+    if (stats) stats->padded_tokens += static_cast<std::size_t>(b * t);
+    fn(batch);
+    start = end;
+  }
+}
+
+}  // namespace xling::tasks

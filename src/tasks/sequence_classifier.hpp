@@ -1,0 +1,37 @@
+// Text and text-pair classification with a *ForSequenceClassification model: classifiers
+// (XLM-T sentiment, NLI) and cross-encoder rerankers (mMARCO). Logits come out in input order.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "models/registry.hpp"
+#include "tokenize/tokenizer.hpp"
+
+namespace xling::tasks {
+
+class SequenceClassifier {
+ public:
+  static SequenceClassifier load(const std::string& dir);
+  // texts (and pairs, same length, or nullptr) -> logits (N, L), input order. `truncated`
+  // counts inputs cut to the model's maximum length.
+  torch::Tensor logits(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,
+                       std::size_t batch_tokens, std::optional<std::size_t> max_length, std::size_t* truncated) const;
+  std::string label(int64_t i) const;  // id2label, or LABEL_i
+  int64_t num_labels() const { return num_labels_; }
+  std::string problem_type() const { return problem_type_; }
+
+ private:
+  std::shared_ptr<models::LoadedModel> model_;
+  std::shared_ptr<tokenize::Tokenizer> tokenizer_;
+  std::map<int64_t, std::string> id2label_;
+  int64_t num_labels_ = 0;
+  std::size_t max_length_ = 512;
+  std::string problem_type_;
+};
+
+}  // namespace xling::tasks
