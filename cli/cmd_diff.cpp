@@ -18,6 +18,7 @@ struct DiffCliOptions {
   io::DiffOptions diff;
   bool json = false;
   bool only_failures = false;
+  bool ignore_missing = false;
   std::string output = "-";
 };
 
@@ -32,8 +33,12 @@ int run_diff(const DiffCliOptions& opt) {
   io::DiffReport report = io::diff_checkpoints(a, b, opt.diff);
   TextOutput out(opt.output);
   std::ostream& os = out.stream();
+  auto counts = [&](const io::TensorDiff& t) {
+    if (t.status == io::DiffStatus::kClose) return false;
+    return !(opt.ignore_missing && (t.status == io::DiffStatus::kOnlyInA || t.status == io::DiffStatus::kOnlyInB));
+  };
   std::size_t bad = 0;
-  for (const auto& t : report.tensors) bad += t.status != io::DiffStatus::kClose;
+  for (const auto& t : report.tensors) bad += counts(t);
   if (opt.json) {
     for (const auto& t : report.tensors) {
       if (opt.only_failures && t.status == io::DiffStatus::kClose) continue;
@@ -64,7 +69,7 @@ int run_diff(const DiffCliOptions& opt) {
                       opt.diff.mask_key.empty() ? "" : fmt::format(" (* = masked by '{}')", opt.diff.mask_key));
   }
   out.commit();
-  return report.all_close() ? kExitOk : kExitDifferent;
+  return bad == 0 ? kExitOk : kExitDifferent;
 }
 
 }  // namespace
@@ -85,6 +90,8 @@ void add_diff_command(CLI::App& app, CommandList& commands) {
                   "(batch, time) are compared only where the mask is non-zero");
   sub->add_flag("--json", opt->json, "One JSON object per tensor (JSONL) instead of a table");
   sub->add_flag("--only-failures", opt->only_failures, "List only tensors that are not close");
+  sub->add_flag("--ignore-missing", opt->ignore_missing,
+                "Tensors present on one side only (e.g. a golden's inputs) do not count as differences");
   sub->add_option("--output,-o", opt->output, "Where to write ('-' = stdout)")->capture_default_str();
   commands.push_back({sub, [opt]() { return run_diff(*opt); }});
 }

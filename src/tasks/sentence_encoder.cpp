@@ -72,6 +72,9 @@ SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pool
   std::error_code ec;
   fs::path transformer_dir = root;
   bool have_pooling = false;
+  if (!fs::exists(root / "modules.json", ec) && !fs::exists(root / "config.json", ec)) {
+    throw IoError(fmt::format("{}: no config.json (nor modules.json) in this directory", dir));
+  }
   if (fs::exists(root / "modules.json", ec)) {
     auto modules = core::read_json_file((root / "modules.json").string());
     if (!modules.is_array()) throw InvalidArgument(fmt::format("{}/modules.json: expected a list of modules", dir));

@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <cstring>
+#include <tuple>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -416,4 +418,103 @@ TEST(Cli, ScoreBadInputsAreClearErrors) {
   EXPECT_NE(r.err.find("bad.txt:2"), std::string::npos) << r.err;
   EXPECT_EQ(run({"score", "--metric", "meteor", "--hyp", dir.file("h.txt"), "--ref", dir.file("h.txt")}).code, 2);
   EXPECT_EQ(run({"score", "--hyp", dir.file("nope.txt"), "--ref", dir.file("h.txt")}).code, 1);
+}
+
+namespace {
+
+// A float32 2-D .npy as written by `xling embed` -> (rows, cols, values).
+std::tuple<int64_t, int64_t, std::vector<float>> read_npy(const std::string& path) {
+  std::string b = xling::testing::read_bytes(path);
+  if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY") != 0) return {0, 0, {}};
+  std::size_t hlen = static_cast<unsigned char>(b[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(b[9])) << 8);
+  std::string header = b.substr(10, hlen);
+  auto open = header.find("'shape': (");
+  int64_t rows = 0, cols = 0;
+  std::sscanf(header.c_str() + open + 10, "%ld, %ld", &rows, &cols);
+  std::vector<float> v(static_cast<std::size_t>(rows * cols));
+  std::memcpy(v.data(), b.data() + 10 + hlen, v.size() * 4);
+  return {rows, cols, v};
+}
+
+}  // namespace
+
+TEST(Cli, ForwardMatchesEveryEncoderGolden) {
+  xling::testing::ScratchDir dir;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(kFixtures + "/models")) {
+    auto meta = xling::core::read_json_file((e.path() / "golden.json").string());
+    std::string family = meta.value("family", "");
+    if (family != "bert" && family != "xlm_roberta") continue;
+    std::string out = dir.file(e.path().filename().string() + ".safetensors");
+    auto r = run({"forward", "--model", e.path().string(), "--inputs", (e.path() / "golden.safetensors").string(), "--output", out});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto d = run({"diff", out, (e.path() / "golden.safetensors").string(), "--mask-key", "attention_mask", "--ignore-missing",
+                  "--atol", std::to_string(meta.value("atol", 1e-4)), "--rtol", std::to_string(meta.value("rtol", 1e-4))});
+    EXPECT_EQ(d.code, 0) << e.path() << "\n" << d.out;
+    ++n;
+  }
+  EXPECT_GE(n, 8);
+}
+
+TEST(Cli, EmbedAndRerankMatchTheGoldens) {
+  xling::testing::ScratchDir dir;
+  std::string st = kFixtures + "/sentence_transformers";
+  for (const char* name : {"e5_like_mean", "labse_like_cls_dense"}) {
+    auto meta = xling::core::read_json_file(st + "/" + name + "/golden.json");
+    write_lines(dir.file("texts.txt"), meta["texts"].get<std::vector<std::string>>());
+    auto r = run({"embed", "--model", st + "/" + name, "--input", dir.file("texts.txt"), "--output", dir.file("e.npy"),
+                  "--batch-tokens", "50"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto [rows, cols, v] = read_npy(dir.file("e.npy"));
+    auto golden = xling::io::Checkpoint::open(st + "/" + name + "/golden.safetensors");
+    const auto& want = golden.at("embeddings");
+    ASSERT_EQ(rows, want.shape[0]);
+    ASSERT_EQ(cols, want.shape[1]);
+    const float* w = reinterpret_cast<const float*>(want.data);
+    double err = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) err = std::max(err, static_cast<double>(std::fabs(v[i] - w[i])));
+    EXPECT_LE(err, 1e-4) << name;
+  }
+  auto meta = xling::core::read_json_file(st + "/cross_encoder_xlmr/golden.json");
+  {
+    std::ofstream f(dir.file("pairs.jsonl"));
+    for (const auto& p : meta["pairs"]) f << nlohmann::json({{"text", p[0]}, {"text_pair", p[1]}}).dump() << "\n";
+  }
+  auto r = run({"rerank", "--model", st + "/cross_encoder_xlmr", "--input", dir.file("pairs.jsonl")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto scores = jsonl(r.out);
+  auto golden = xling::io::Checkpoint::open(st + "/cross_encoder_xlmr/golden.safetensors");
+  const float* predict = reinterpret_cast<const float*>(golden.at("predict").data);
+  ASSERT_EQ(scores.size(), meta["pairs"].size());
+  for (std::size_t i = 0; i < scores.size(); ++i) EXPECT_NEAR(scores[i]["score"].get<double>(), predict[i], 1e-4);
+}
+
+TEST(Cli, ModelCommandsRejectBadInputClearly) {
+  xling::testing::ScratchDir dir;
+  std::string e5 = kFixtures + "/sentence_transformers/e5_like_mean";
+  write_lines(dir.file("t.txt"), {"a"});
+  auto r = run({"embed", "--model", dir.path().string(), "--input", dir.file("t.txt"), "--output", dir.file("o.npy")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  r = run({"forward", "--model", kFixtures + "/models/m2m100__M2M100ForConditionalGeneration", "--inputs",
+           kFixtures + "/models/bert__BertModel/golden.safetensors", "--output", dir.file("o.safetensors")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("M2M100ForConditionalGeneration"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("BertForMaskedLM"), std::string::npos) << r.err;  // lists the supported ones
+  xling::testing::write_bytes(dir.file("empty.txt"), "");
+  r = run({"embed", "--model", e5, "--input", dir.file("empty.txt"), "--output", dir.file("o.npy")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("empty"), std::string::npos) << r.err;
+  xling::testing::write_bytes(dir.file("bad.txt"), "fine\n\nbad \xc3\x28\n");
+  r = run({"embed", "--model", e5, "--input", dir.file("bad.txt"), "--output", dir.file("o.npy")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.txt:3"), std::string::npos) << r.err;
+  // A 1 MB line is truncated with a warning, and the empty line is a text of its own.
+  std::string big(1 << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 5) big[i] = ' ';
+  write_lines(dir.file("long.txt"), {"short", "", big});
+  r = run({"embed", "--model", e5, "--input", dir.file("long.txt"), "--output", dir.file("o.npy")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 of 3 texts truncated"), std::string::npos) << r.err;
+  EXPECT_EQ(std::get<0>(read_npy(dir.file("o.npy"))), 3);
 }
