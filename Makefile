@@ -105,6 +105,7 @@ fuzz: fuzz-build
 bench: build $(PARITY_STAMP)
 	$(BUILD)/bench/bench_safetensors
 	$(PY) bench/tokenize_bench.py --mb 50
+	$(PY) bench/metrics_bench.py --pairs 100000
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
