@@ -313,19 +313,12 @@ std::string_view python_strip(std::string_view s) {
 }
 
 std::string python_normalize_spaces(std::string_view s) {
+  // " ".join(s.split())
   std::string out;
   out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t sp = space_len(s, i);
-    if (sp > 0) {
-      i += sp;
-      continue;
-    }
-    const std::size_t start = i;
-    while (i < s.size() && space_len(s, i) == 0) i += char_len(s, i);
+  for (std::string_view w : python_split(s)) {
     if (!out.empty()) out.push_back(' ');
-    out.append(s.substr(start, i - start));
+    out.append(w);
   }
   return out;
 }

@@ -15,14 +15,8 @@ std::string to_utf8(char32_t cp) {
 }
 
 std::vector<char32_t> to_codepoints(std::string_view s) {
-  std::vector<char32_t> out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    char32_t c;
-    i += static_cast<std::size_t>(decode_utf8(s, i, c));
-    out.push_back(c);
-  }
-  return out;
+  std::u32string u = core::utf8_to_u32(s);
+  return {u.begin(), u.end()};
 }
 
 bool is_whitespace(char32_t c) {
