@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: what xling does today, on the bundled HF fixtures. (Issue 6 replaces this
-# with cross-lingual search on xling's own embedded model.)
+# `make demo`: what xling does today, on the bundled HF fixtures and an evaluation suite built
+# from Debian's translation catalogs. (Issue 6 replaces this with cross-lingual search on
+# xling's own embedded model.)
 set -euo pipefail
 X=${1:-build/bin/xling}
 F=tests/fixtures/hf
@@ -20,3 +21,13 @@ step "Compare model outputs with a golden, only where attention_mask == 1" \
   "$X" diff "$F/models/bert__BertModel/golden.safetensors" "$F/models/bert__BertModel/golden.safetensors" --mask-key attention_mask
 step "Bad input is one clear line and exit code 1" \
   bash -c "head -c 100 '$F/models/bert__BertModel/model.safetensors' > '$TMP/truncated.safetensors'; '$X' info --model '$TMP/truncated.safetensors'; echo \"exit code \$?\""
+step "Tokenize like HF, with character offsets (XLM-R's sentencepiece Unigram)" \
+  "$X" tokenize --tokenizer "$F/tokenizers/xlm_roberta" --text "Grüße aus Köln 🇩🇪" --text "東京は晴れ"
+step "Score translations exactly as sacrebleu 2.6.0" \
+  bash -c "python3 -c \"import json;d=json.load(open('$F/metrics/sacrebleu.json'));open('$TMP/h','w').write('\\\\n'.join(d['hyps'])+'\\\\n');open('$TMP/r','w').write('\\\\n'.join(d['refs'])+'\\\\n')\"; '$X' score --hyp '$TMP/h' --ref '$TMP/r'; '$X' score --metric chrf++ --hyp '$TMP/h' --ref '$TMP/r'"
+step "A multilingual evaluation suite -> results.json, results.md, report.html" \
+  "$X" eval --config examples/eval/suite.json --predictions examples/eval/predictions --output-dir "$TMP/eval"
+step "Sentence embeddings as sentence-transformers computes them (random fixture weights)" \
+  bash -c "printf 'Hello world\\nHallo Welt\\n' | '$X' embed --model '$F/sentence_transformers/e5_like_mean' --output - | cut -c1-90"
+printf '\nThe HTML report of the suite above: ./eval-report.html\n'
+cp "$TMP/eval/report.html" ./eval-report.html
