@@ -35,6 +35,7 @@ void add_forward_command(CLI::App& app, CommandList& commands);
 void add_embed_command(CLI::App& app, CommandList& commands);
 void add_classify_command(CLI::App& app, CommandList& commands);
 void add_rerank_command(CLI::App& app, CommandList& commands);
+void add_tag_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

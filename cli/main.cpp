@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   add_embed_command(app, commands);
   add_classify_command(app, commands);
   add_rerank_command(app, commands);
+  add_tag_command(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -224,6 +224,18 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special) co
   return out;
 }
 
+std::string Tokenizer::decode_tokens(std::vector<std::string> tokens) const {
+  if (!decoder_) {
+    std::string out;
+    for (std::size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+    return out;
+  }
+  decoder_->decode_chain(tokens);
+  std::string out;
+  for (const auto& t : tokens) out += t;
+  return out;
+}
+
 std::optional<int> Tokenizer::token_to_id(std::string_view token) const {
   if (auto id = added_->find_content(token)) return id;
   return model_->token_to_id(token);

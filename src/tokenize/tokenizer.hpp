@@ -50,6 +50,8 @@ class Tokenizer {
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,
                                      bool add_special, const TruncationOptions& trunc, const PaddingOptions& pad) const;
   std::string decode(const std::vector<int>& ids, bool skip_special) const;
+  // Token strings -> text through the decoder (transformers' convert_tokens_to_string).
+  std::string decode_tokens(std::vector<std::string> tokens) const;
 
   std::optional<int> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int id) const;

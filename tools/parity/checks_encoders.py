@@ -119,3 +119,57 @@ def real_weights_all_minilm_l6_v2(ctx):
     unrelated = [float(e[2 * i] @ e[2 * ((i + 1) % len(pairs)) + 1]) for i in range(len(pairs))]
     assert min(para) > max(unrelated), (para, unrelated)
     return f"1000 sentences, max abs error {err:.2e}; paraphrase cosine >= {min(para):.2f} > unrelated <= {max(unrelated):.2f}"
+
+
+@check
+def tag_matches_hf_token_classification_pipeline(ctx):
+    """xling tag == transformers' token-classification pipeline (every aggregation strategy) on random NER models."""
+    import shutil
+
+    import torch
+    import transformers
+    from transformers import pipeline
+    here = os.path.dirname(os.path.abspath(__file__))
+    tok_root = os.path.join(here, "..", "..", "tests", "fixtures", "hf", "tokenizers")
+    labels = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+    texts = []
+    for line in open(os.path.join(tok_root, "xlm_roberta", "golden.jsonl")):
+        d = json.loads(line)
+        if "text" in d and "text_pair" not in d and "\n" not in d["text"] and "\r" not in d["text"]:
+            texts.append(d["text"])
+    texts = [t for t in texts if t.strip()][:60] + ["Angela Merkel besuchte Paris und Tōkyō.", "Ana vive en São Paulo"]
+    compared = 0
+    for tok_name, cls_name in (("bert_wordpiece_cased", "BertForTokenClassification"),
+                               ("xlm_roberta", "XLMRobertaForTokenClassification")):
+        tok = transformers.AutoTokenizer.from_pretrained(os.path.join(tok_root, tok_name))
+        cfg_cls = transformers.BertConfig if cls_name.startswith("Bert") else transformers.XLMRobertaConfig
+        extra = {} if cls_name.startswith("Bert") else dict(pad_token_id=1, type_vocab_size=1)
+        cfg = cfg_cls(vocab_size=len(tok), hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                      intermediate_size=48, max_position_embeddings=256, id2label=dict(enumerate(labels)),
+                      label2id={l: i for i, l in enumerate(labels)}, **extra)
+        torch.manual_seed(ctx.seed)
+        model = getattr(transformers, cls_name)(cfg).eval()
+        with torch.no_grad():  # sharper logits so that entities of several tokens appear
+            model.classifier.weight.mul_(8)
+        d = ctx.path(f"tag_{tok_name}")
+        model.save_pretrained(d)
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(os.path.join(tok_root, tok_name, f), d)
+        inp = ctx.path(f"tag_{tok_name}.jsonl")
+        with open(inp, "w") as f:
+            for t in texts:
+                f.write(json.dumps(t) + "\n")
+        for agg in ("none", "simple", "first", "average", "max"):
+            out = ctx.run("tag", "--model", d, "--input", inp, "--aggregation", agg).stdout.decode().split("\n")[:-1]
+            pipe = pipeline("token-classification", model=d, tokenizer=d, aggregation_strategy=agg, device="cpu")
+            for text, line in zip(texts, out):
+                got = json.loads(line)["entities"]
+                want = pipe(text)
+                key = "entity" if agg == "none" else "entity_group"
+                assert len(got) == len(want), (tok_name, agg, text, got, want)
+                for g, w in zip(got, want):
+                    assert (g[key], g["word"], g["start"], g["end"]) == (w[key], w["word"], w["start"], w["end"]), \
+                        (tok_name, agg, text, g, w)
+                    assert abs(g["score"] - float(w["score"])) <= 1e-4, (tok_name, agg, text, g, w)
+                compared += len(want)
+    return f"{compared} entities over 2 tokenizers x 5 aggregation strategies x {len(texts)} texts"
