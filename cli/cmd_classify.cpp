@@ -18,7 +18,7 @@ struct ClassifyOptions {
   std::string model, input = "-", output = "-";
   std::size_t top_k = 0;
   bool multi_label = false;
-  std::size_t batch_tokens = 16384, max_length = 0;
+  std::size_t batch_tokens = 1024, max_length = 0;
 };
 
 int run_classify(const ClassifyOptions& opt) {

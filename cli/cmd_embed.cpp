@@ -16,7 +16,7 @@ namespace {
 
 struct EmbedOptions {
   std::string model, input = "-", output;
-  std::size_t batch_tokens = 16384;
+  std::size_t batch_tokens = 1024;
   bool normalize = false;
   std::string pooling, prompt_name, prompt;
   std::size_t max_length = 0;

@@ -17,7 +17,7 @@ namespace {
 
 struct RerankOptions {
   std::string model, input, output = "-", query, candidates;
-  std::size_t top_k = 0, batch_tokens = 16384;
+  std::size_t top_k = 0, batch_tokens = 1024;
   bool raw = false;
 };
 

@@ -13,7 +13,7 @@ namespace {
 
 struct TagOptions {
   std::string model, input = "-", output = "-", aggregation = "simple";
-  std::size_t batch_tokens = 16384;
+  std::size_t batch_tokens = 1024;
 };
 
 int run_tag(const TagOptions& opt) {

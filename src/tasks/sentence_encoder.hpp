@@ -26,7 +26,7 @@ struct DenseLayer {
 };
 
 struct EncodeOptions {
-  std::size_t batch_tokens = 16384;  // token budget per batch (padded tokens counted)
+  std::size_t batch_tokens = 1024;  // token budget per batch (padded tokens counted); small batches stay in cache: measured fastest at 512-1024 on 2 cores (bench/encoder_bench.py)
   std::optional<std::size_t> max_length;
   std::string prompt_name;  // a key of the model's prompts ("query", ...)
   std::string prompt;       // or a literal prompt
