@@ -213,15 +213,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids, bool skip_special) co
       throw InvalidArgument(fmt::format("token id {} is outside the vocabulary (size {})", id, vocab_size()));
     }
   }
-  if (!decoder_) {
-    std::string out;
-    for (std::size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
-    return out;
-  }
-  decoder_->decode_chain(tokens);
-  std::string out;
-  for (const auto& t : tokens) out += t;
-  return out;
+  return decode_tokens(std::move(tokens));
 }
 
 std::string Tokenizer::decode_tokens(std::vector<std::string> tokens) const {

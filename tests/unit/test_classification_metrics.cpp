@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include "metrics/classification.hpp"
 #include "metrics/correlation.hpp"
 #include "metrics/cross_lingual.hpp"
@@ -19,22 +21,13 @@ namespace xm = xling::metrics;
 using xm::Average;
 using Labels = std::vector<int64_t>;
 
+using xling::testing::invalid_argument_message;
+
 namespace {
 
 constexpr double kEps = 1e-12;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The message of the InvalidArgument `fn` throws ("" and a test failure if it does not).
-template <typename Fn>
-std::string invalid_argument_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const xling::InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InvalidArgument thrown";
-  return "";
-}
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_util.hpp"
+
 #include "metrics/mining.hpp"
 #include "metrics/retrieval.hpp"
 #include "xling/errors.hpp"
@@ -14,20 +16,12 @@
 namespace xm = xling::metrics;
 using Doubles = std::vector<double>;
 
+using xling::testing::invalid_argument_message;
+
 namespace {
 
 constexpr double kEps = 1e-12;
 
-template <typename Fn>
-std::string invalid_argument_message(Fn&& fn) {
-  try {
-    fn();
-  } catch (const xling::InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InvalidArgument thrown";
-  return "";
-}
 
 double inv_log2(double rank) { return 1.0 / std::log2(rank + 1.0); }  // 1-based rank
 

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "xling/errors.hpp"
+
 namespace xling::testing {
 
 // A fresh directory under the system temp dir, removed with the object.
@@ -51,6 +53,18 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   std::string out(8, '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
   return out + header + data;
+}
+
+// The message of the InvalidArgument `fn` throws ("" and a test failure if it does not).
+template <typename Fn>
+std::string invalid_argument_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const xling::InvalidArgument& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no InvalidArgument thrown";
+  return "";
 }
 
 // Runs a shell command line; captures stdout, stderr and the exit code (128 + signal when
