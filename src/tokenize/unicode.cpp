@@ -105,6 +105,7 @@ namespace {
 
 int combining_class(char32_t c) {
   if (c > 0x10FFFF) return 0;
+  if (flipped(kCombiningClassZero, c)) return 0;  // a mark newer than HF's normalization tables
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;
 }
 

@@ -3,14 +3,15 @@
 current Unicode data in utf8proc.
 
 HF's BertNormalizer / BertPreTokenizer classify characters with the `unicode_categories`
-Rust crate, whose tables predate Unicode 10; utf8proc follows the current standard. To be
+Rust crate, whose tables predate Unicode 10, and normalize with tables that predate some
+combining marks; utf8proc follows the current standard. To be
 exact, xling applies this delta (src/tokenize/unicode_delta.inc). Rerun when utf8proc or
 the tokenizers version changes:  .venv/bin/python tools/unicode/hf_category_delta.py > src/tokenize/unicode_delta.inc
 """
 import ctypes
 import unicodedata
 
-from tokenizers.normalizers import BertNormalizer
+from tokenizers.normalizers import NFD, BertNormalizer
 from tokenizers.pre_tokenizers import BertPreTokenizer
 
 lib = ctypes.CDLL("libutf8proc.so.2")
@@ -21,7 +22,15 @@ pre = BertPreTokenizer()
 clean = BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False)
 strip = BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False)
 
-punct_flip, control_flip, mn_flip = [], [], []
+punct_flip, control_flip, mn_flip, ccc_zero = [], [], [], []
+nfd = NFD()
+
+
+class Prop(ctypes.Structure):
+    _fields_ = [("category", ctypes.c_int16), ("combining_class", ctypes.c_int16)]
+
+
+lib.utf8proc_get_property.restype = ctypes.POINTER(Prop)
 for cp in range(0x80, 0x110000):
     if 0xD800 <= cp <= 0xDFFF:
         continue
@@ -39,6 +48,11 @@ for cp in range(0x80, 0x110000):
         hf_mn = strip.normalize_str("a" + c) == "a"
         if hf_mn != (cat == MN):
             mn_flip.append(cp)
+        # Combining class: HF's normalization tables predate some marks; for those it is 0
+        # (no canonical reordering). Probe with U+0334 (class 1): HF reorders iff ccc > 1.
+        if cp >= 0x300 and lib.utf8proc_get_property(cp).contents.combining_class > 1:
+            if nfd.normalize_str("a" + c + "\u0334") != "a\u0334" + c:
+                ccc_zero.append(cp)
 
 
 def table(name, cps):
@@ -51,3 +65,4 @@ print("// (pre-Unicode-10) tables differs from utf8proc's. Sorted; a listed code
 print(table("kPunctuationFlip", punct_flip or [0]))
 print(table("kControlFlip", control_flip or [0]))
 print(table("kNonspacingMarkFlip", mn_flip or [0]))
+print(table("kCombiningClassZero", ccc_zero or [0]))
