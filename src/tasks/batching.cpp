@@ -4,7 +4,28 @@
 #include <algorithm>
 #include <numeric>
 
+#include "io/bert_config.hpp"
+
 namespace xling::tasks {
+
+std::size_t max_input_tokens(const io::ModelConfig& config, std::size_t fallback) {
+  const auto* bert = dynamic_cast<const io::BertConfig*>(&config);
+  if (!bert) return fallback;
+  auto usable = static_cast<std::size_t>(bert->max_position_embeddings);
+  if (bert->position_ids == io::PositionIds::kFromPaddingIdx) usable -= static_cast<std::size_t>(bert->pad_token_id.value_or(1) + 1);
+  return usable;
+}
+
+tokenize::Encoding encode_truncated(const tokenize::Tokenizer& tok, const std::string& text, const std::string* pair,
+                                    std::size_t max_len, std::size_t* truncated) {
+  tokenize::Encoding e = pair ? tok.encode_pair(text, *pair) : tok.encode(text);
+  if (e.size() <= max_len) return e;
+  std::vector<std::string> a{text}, b;
+  if (pair) b.push_back(*pair);
+  if (truncated) ++*truncated;
+  return tok.encode_batch(a, pair ? &b : nullptr, true, tokenize::TruncationOptions{max_len, tokenize::Side::kRight},
+                          tokenize::PaddingOptions{})[0];
+}
 
 void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,
                     const std::function<void(const Batch&)>& fn, BatchStats* stats) {

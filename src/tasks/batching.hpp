@@ -9,7 +9,9 @@
 
 #include <torch/torch.h>
 
+#include "io/config.hpp"
 #include "tokenize/encoding.hpp"
+#include "tokenize/tokenizer.hpp"
 
 namespace xling::tasks {
 
@@ -21,6 +23,15 @@ struct Batch {
 struct BatchStats {
   std::size_t tokens = 0, padded_tokens = 0;
 };
+
+// Most tokens the model accepts: max_position_embeddings, less padding_idx + 1 for
+// RoBERTa-style position ids; `fallback` for configs without positions.
+std::size_t max_input_tokens(const io::ModelConfig& config, std::size_t fallback);
+
+// Encodes `text` (and `pair`, when not null) with special tokens; longer than `max_len`, it is
+// truncated as HF does (specials kept) and `*truncated` is incremented.
+tokenize::Encoding encode_truncated(const tokenize::Tokenizer& tok, const std::string& text, const std::string* pair,
+                                    std::size_t max_len, std::size_t* truncated);
 
 // Calls `fn` for every batch; pads with `pad_id` on the right.
 void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,

@@ -159,10 +159,8 @@ SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pool
   if (normalize) enc.normalize_ = true;
   enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string()));
   enc.tokenizer_ = std::make_shared<tokenize::Tokenizer>(tokenize::Tokenizer::from_file(transformer_dir.string()));
+  enc.max_length_ = std::min(enc.max_length_, max_input_tokens(*enc.model_->config, enc.max_length_));
   if (auto* bert = dynamic_cast<const io::BertConfig*>(enc.model_->config.get())) {
-    std::size_t usable = static_cast<std::size_t>(bert->max_position_embeddings);
-    if (bert->position_ids == io::PositionIds::kFromPaddingIdx) usable -= static_cast<std::size_t>(bert->pad_token_id.value_or(1) + 1);
-    enc.max_length_ = std::min(enc.max_length_, usable);
     enc.dimension_ = static_cast<std::size_t>(bert->hidden_size);
   }
   fs::path tcfg = transformer_dir / "tokenizer_config.json";
@@ -197,14 +195,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
     if (lower_case_) {
       std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
     }
-    encs[i] = tokenizer_->encode(t);
-    if (encs[i].size() > max_len) {
-      // Keep the special tokens at both ends, as HF truncation does.
-      auto trunc = tokenizer_->encode_batch({t}, nullptr, true, tokenize::TruncationOptions{max_len, tokenize::Side::kRight},
-                                            tokenize::PaddingOptions{})[0];
-      encs[i] = std::move(trunc);
-      ++st.truncated;
-    }
+    encs[i] = encode_truncated(*tokenizer_, t, nullptr, max_len, &st.truncated);
   }
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
   torch::InferenceMode guard;

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include "io/bert_config.hpp"
 #include "tasks/batching.hpp"
 #include "xling/errors.hpp"
 
@@ -19,11 +18,7 @@ SequenceClassifier SequenceClassifier::load(const std::string& dir) {
   c.id2label_ = c.model_->config->id2label;
   c.num_labels_ = c.model_->config->num_labels;
   c.problem_type_ = c.model_->config->problem_type;
-  if (auto* bert = dynamic_cast<const io::BertConfig*>(c.model_->config.get())) {
-    std::size_t usable = static_cast<std::size_t>(bert->max_position_embeddings);
-    if (bert->position_ids == io::PositionIds::kFromPaddingIdx) usable -= static_cast<std::size_t>(bert->pad_token_id.value_or(1) + 1);
-    c.max_length_ = usable;
-  }
+  c.max_length_ = max_input_tokens(*c.model_->config, c.max_length_);
   return c;
 }
 
@@ -39,14 +34,7 @@ torch::Tensor SequenceClassifier::logits(const std::vector<std::string>& texts, 
   std::vector<tokenize::Encoding> encs(texts.size());
   std::size_t cut = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    encs[i] = pairs ? tokenizer_->encode_pair(texts[i], (*pairs)[i]) : tokenizer_->encode(texts[i]);
-    if (encs[i].size() > max_len) {
-      std::vector<std::string> a{texts[i]}, b;
-      if (pairs) b.push_back((*pairs)[i]);
-      encs[i] = tokenizer_->encode_batch(a, pairs ? &b : nullptr, true, tokenize::TruncationOptions{max_len, tokenize::Side::kRight},
-                                         tokenize::PaddingOptions{})[0];
-      ++cut;
-    }
+    encs[i] = encode_truncated(*tokenizer_, texts[i], pairs ? &(*pairs)[i] : nullptr, max_len, &cut);
   }
   if (truncated) *truncated = cut;
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), num_labels_});

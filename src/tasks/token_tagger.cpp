@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "core/json.hpp"
-#include "io/bert_config.hpp"
 #include "tasks/batching.hpp"
 #include "xling/errors.hpp"
 
@@ -36,11 +35,7 @@ TokenTagger TokenTagger::load(const std::string& dir) {
   } else if (m.contains("unk_id") && m["unk_id"].is_number_integer()) {
     t.unk_id_ = m["unk_id"].get<int>();
   }
-  if (auto* bert = dynamic_cast<const io::BertConfig*>(t.model_->config.get())) {
-    std::size_t usable = static_cast<std::size_t>(bert->max_position_embeddings);
-    if (bert->position_ids == io::PositionIds::kFromPaddingIdx) usable -= static_cast<std::size_t>(bert->pad_token_id.value_or(1) + 1);
-    t.max_length_ = usable;
-  }
+  t.max_length_ = max_input_tokens(*t.model_->config, t.max_length_);
   return t;
 }
 
@@ -78,14 +73,7 @@ std::vector<std::vector<TaggedEntity>> TokenTagger::tag(const std::vector<std::s
                                                         std::size_t batch_tokens, std::size_t* truncated) const {
   std::vector<tokenize::Encoding> encs(texts.size());
   std::size_t cut = 0;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    encs[i] = tokenizer_->encode(texts[i]);
-    if (encs[i].size() > max_length_) {
-      encs[i] = tokenizer_->encode_batch({texts[i]}, nullptr, true, tokenize::TruncationOptions{max_length_, tokenize::Side::kRight},
-                                         tokenize::PaddingOptions{})[0];
-      ++cut;
-    }
-  }
+  for (std::size_t i = 0; i < texts.size(); ++i) encs[i] = encode_truncated(*tokenizer_, texts[i], nullptr, max_length_, &cut);
   if (truncated) *truncated = cut;
   std::vector<torch::Tensor> logits(texts.size());
   {
