@@ -51,3 +51,17 @@ MappedFile::~MappedFile() {
 }
 
 }  // namespace xling::core
+
+namespace xling::core {
+
+void MappedFile::drop_pages(const std::byte* begin, std::size_t n) {
+  if (!begin || n == 0) return;
+  const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto start = (reinterpret_cast<std::uintptr_t>(begin) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<std::uintptr_t>(begin) + n) / page * page;
+  if (end <= start) return;
+  // Advisory: failure only means the pages stay resident.
+  (void)madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+}  // namespace xling::core

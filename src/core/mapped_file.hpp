@@ -23,6 +23,13 @@ class MappedFile {
   std::size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Gives back the resident pages lying wholly inside [begin, begin + n) of a mapping (they
+  // are read again from the file if touched later). For ranges whose data was just
+  // converted into another tensor: a bf16 model loaded from an fp32 file then peaks at the
+  // converted size plus one tensor instead of both models. Partial pages at either end
+  // (shared with neighbouring tensors) are kept. Not for ranges modified in place.
+  static void drop_pages(const std::byte* begin, std::size_t n);
+
  private:
   MappedFile() = default;
   std::string path_;

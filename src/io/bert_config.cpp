@@ -36,6 +36,8 @@ std::unique_ptr<BertConfig> parse_bert_config(const core::JsonFields& f, Positio
   c->max_position_embeddings = f.positive_or("max_position_embeddings", 512);
   c->type_vocab_size = f.positive_or("type_vocab_size", 2);
   c->layer_norm_eps = f.number_or("layer_norm_eps", 1e-12);
+  c->initializer_range = f.number_or("initializer_range", 0.02);
+  if (!(c->initializer_range >= 0.0)) f.fail("initializer_range", "expected a number >= 0");
   if (!(c->layer_norm_eps > 0.0)) f.fail("layer_norm_eps", "expected a positive number");
 
   std::string pos_type = f.string_or("position_embedding_type", "absolute");

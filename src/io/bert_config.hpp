@@ -27,6 +27,7 @@ struct BertConfig : ModelConfig {
   int64_t max_position_embeddings = 512;
   int64_t type_vocab_size = 2;
   double layer_norm_eps = 1e-12;
+  double initializer_range = 0.02;  // std of HF's normal init for new weights (heads)
   PositionIds position_ids = PositionIds::kArange;
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }

@@ -3,11 +3,26 @@
 
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <torch/version.h>
 
 namespace xling::layers {
 
+void tune_allocator() {
+#if defined(__GLIBC__)
+  static bool done = false;
+  if (done) return;
+  done = true;
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest allowed value: chunks below it come from the heap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);   // keep up to 1 GiB of freed heap for the next batch
+#endif
+}
+
 void set_threads(int n) {
+  tune_allocator();
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(n);
   static bool interop_set = false;

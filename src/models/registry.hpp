@@ -32,7 +32,21 @@ struct LoadedModel {
 struct LoadOptions {
   std::string architecture;  // "" = the first of config.json "architectures"
   bool strict = true;        // inference: missing or unexpected weights are an error
+  // Compute dtype of the floating-point weights. Checkpoint tensors already in it are used
+  // zero-copy from the mapping; others are converted once (bf16/fp16 -> fp32 is exact).
+  torch::ScalarType dtype = torch::kFloat32;
+  uint64_t init_seed = 0;  // seed of the HF-style init of weights absent from the checkpoint (strict = false)
+
+  static LoadOptions with_dtype(torch::ScalarType d) {
+    LoadOptions o;
+    o.dtype = d;
+    return o;
+  }
 };
+
+// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16" -> the torch dtype; anything else throws
+// InvalidArgument naming the accepted values.
+torch::ScalarType parse_compute_dtype(const std::string& name);
 
 // Throws IoError (no config.json / weights), UnsupportedModel (architecture not supported,
 // listing the supported ones), InvalidArgument (missing/unexpected weights, listed; shape
@@ -41,11 +55,12 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options = {});
 
 std::vector<std::string> supported_architectures();
 
-// Copies weights from `ckpt` into `module`'s parameters (zero-copy for aligned fp32 data;
-// bf16/fp16 are upcast). A parameter named P is looked up as P, then without `prefix + "."`
+// Copies weights from `ckpt` into `module`'s parameters (zero-copy for aligned data already
+// in `dtype`; other float dtypes are converted). A parameter named P is looked up as P, then without `prefix + "."`
 // (base-model checkpoints loaded into a head class). `tied` lists checkpoint names that are
 // aliases of other weights (ignored when present).
 LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, const std::string& prefix,
-                        const std::vector<std::string>& tied, bool strict);
+                        const std::vector<std::string>& tied, bool strict,
+                        torch::ScalarType dtype = torch::kFloat32);
 
 }  // namespace xling::models

@@ -66,7 +66,8 @@ torch::Tensor apply_activation(const torch::Tensor& x, const std::string& a) {
 
 }  // namespace
 
-SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize) {
+SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize,
+                                      torch::ScalarType dtype) {
   SentenceEncoder enc;
   fs::path root(dir);
   std::error_code ec;
@@ -157,7 +158,7 @@ SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pool
                                       "give a pooling mode (--pooling cls|mean|max|lasttoken)", dir));
   }
   if (normalize) enc.normalize_ = true;
-  enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string()));
+  enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string(), models::LoadOptions::with_dtype(dtype)));
   enc.tokenizer_ = std::make_shared<tokenize::Tokenizer>(tokenize::Tokenizer::from_file(transformer_dir.string()));
   enc.max_length_ = std::min(enc.max_length_, max_input_tokens(*enc.model_->config, enc.max_length_));
   if (auto* bert = dynamic_cast<const io::BertConfig*>(enc.model_->config.get())) {
@@ -203,7 +204,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
   for_each_batch(encs, opt.batch_tokens, tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
     auto res = model_->forward(
         {{"input_ids", batch.input_ids}, {"attention_mask", batch.attention_mask}, {"token_type_ids", batch.token_type_ids}});
-    auto hidden = res.at("last_hidden_state");
+    auto hidden = res.at("last_hidden_state").to(torch::kFloat32);  // pooling and Dense in fp32 whatever the compute dtype
     auto pool_mask = batch.attention_mask;
     if (prompt_tokens > 0) {
       pool_mask = pool_mask.clone();

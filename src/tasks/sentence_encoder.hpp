@@ -41,7 +41,7 @@ class SentenceEncoder {
   // `pooling` overrides/provides the pooling of a plain HF encoder directory; `normalize`
   // adds a Normalize step when the directory has none.
   static SentenceEncoder load(const std::string& dir, std::optional<Pooling> pooling = std::nullopt,
-                              bool normalize = false);
+                              bool normalize = false, torch::ScalarType dtype = torch::kFloat32);
   // texts -> (N, D) float32, rows in input order. Sorted by length and batched by tokens.
   torch::Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& options, EncodeStats* stats = nullptr) const;
   std::size_t dimension() const { return dimension_; }

@@ -8,9 +8,9 @@
 
 namespace xling::tasks {
 
-SequenceClassifier SequenceClassifier::load(const std::string& dir) {
+SequenceClassifier SequenceClassifier::load(const std::string& dir, torch::ScalarType dtype) {
   SequenceClassifier c;
-  c.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir));
+  c.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(dtype)));
   if (c.model_->architecture.find("ForSequenceClassification") == std::string::npos) {
     throw UnsupportedModel(fmt::format("{}: {} is not a sequence-classification model", dir, c.model_->architecture));
   }

@@ -19,9 +19,9 @@ Aggregation parse_aggregation(const std::string& n) {
   throw InvalidArgument(fmt::format("aggregation '{}' is not one of none, simple, first, average, max", n));
 }
 
-TokenTagger TokenTagger::load(const std::string& dir) {
+TokenTagger TokenTagger::load(const std::string& dir, torch::ScalarType dtype) {
   TokenTagger t;
-  t.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir));
+  t.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(dtype)));
   if (t.model_->architecture.find("ForTokenClassification") == std::string::npos) {
     throw UnsupportedModel(fmt::format("{}: {} is not a token-classification model", dir, t.model_->architecture));
   }

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "core/json.hpp"
+#include "io/bert_config.hpp"
 #include "io/checkpoint.hpp"
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
@@ -104,5 +105,57 @@ TEST(EncoderLoading, ClearErrors) {
                               models::LoadOptions{"XLMRobertaForSequenceClassification", false});
   EXPECT_FALSE(m.report.initialized.empty());
   EXPECT_FALSE(m.report.unused.empty());
+  // New weights follow HF's init: Linear weights ~ N(0, initializer_range), biases 0.
+  const auto& cfg = dynamic_cast<const io::BertConfig&>(*m.config);
+  auto params = m.module->named_parameters();
+  for (const auto& name : m.report.initialized) {
+    const auto& t = params[name];
+    ASSERT_TRUE(torch::isfinite(t).all().item<bool>()) << name;
+    if (name.ends_with("bias")) {
+      EXPECT_EQ(t.abs().max().item<float>(), 0.0f) << name;
+    } else {
+      EXPECT_NEAR(t.std().item<double>(), cfg.initializer_range, cfg.initializer_range * 0.35) << name;
+    }
+  }
+  // The same seed gives the same head; another seed another one.
+  auto again = models::load_model((base / "xlm_roberta__XLMRobertaModel").string(),
+                                  models::LoadOptions{"XLMRobertaForSequenceClassification", false});
+  auto w = params["classifier.out_proj.weight"];
+  EXPECT_TRUE(torch::equal(w, again.module->named_parameters()["classifier.out_proj.weight"]));
+  models::LoadOptions other{"XLMRobertaForSequenceClassification", false};
+  other.init_seed = 7;
+  auto third = models::load_model((base / "xlm_roberta__XLMRobertaModel").string(), other);
+  EXPECT_FALSE(torch::equal(w, third.module->named_parameters()["classifier.out_proj.weight"]));
   EXPECT_THROW(models::load_model((base / "..").string()), IoError);  // no config.json
+}
+
+// A reduced-precision compute dtype: every float weight is in it (the fp32 checkpoint is
+// converted) and the outputs stay close to the fp32 goldens.
+TEST(EncoderLoading, ComputeDtype) {
+  const fs::path dir = fs::path(XLING_FIXTURES) / "models" / "xlm_roberta__XLMRobertaModel";
+  EXPECT_EQ(models::parse_compute_dtype("bf16"), torch::kBFloat16);
+  EXPECT_EQ(models::parse_compute_dtype("float16"), torch::kFloat16);
+  try {
+    models::parse_compute_dtype("int4");
+    FAIL();
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("int4"), std::string::npos);
+  }
+  auto ref = models::load_model(dir.string());
+  auto low = models::load_model(dir.string(), models::LoadOptions::with_dtype(torch::kBFloat16));
+  for (const auto& p : low.module->parameters()) EXPECT_EQ(p.scalar_type(), torch::kBFloat16);
+  auto golden = io::Checkpoint::open((dir / "golden.safetensors").string());
+  models::NamedTensors in;
+  for (const char* k : {"input_ids", "attention_mask"}) {
+    in[k] = layers::tensor_from_view(golden.at(k), golden.owner(k)).to(torch::kLong);
+  }
+  torch::InferenceMode guard;
+  auto a = ref.forward(in).at("last_hidden_state");
+  auto b = low.forward(in).at("last_hidden_state");
+  EXPECT_EQ(b.scalar_type(), torch::kBFloat16);
+  auto mask = in["attention_mask"].to(torch::kBool);
+  auto va = a.index({mask}), vb = b.to(torch::kFloat32).index({mask});
+  auto cos = torch::cosine_similarity(va, vb, 1);
+  EXPECT_GT(cos.min().item<double>(), 0.99);
+  EXPECT_LT((va - vb).abs().max().item<double>(), 0.25);
 }
