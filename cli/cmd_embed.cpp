@@ -19,8 +19,8 @@ namespace {
 
 struct EmbedOptions {
   std::string model, input = "-", output;
-  std::size_t batch_tokens = 1024;
-  std::string dtype = "f32";
+  std::size_t batch_tokens = 0;
+  std::string dtype = "f32", device = "cpu";
   bool normalize = false;
   std::string pooling, prompt_name, prompt;
   std::size_t max_length = 0;
@@ -45,7 +45,7 @@ int run_embed(const EmbedOptions& opt) {
   if (!opt.pooling.empty()) pooling = tasks::parse_pooling(opt.pooling);
   auto records = read_text_records(opt.input);
   const auto t0 = std::chrono::steady_clock::now();
-  auto enc = tasks::SentenceEncoder::load(opt.model, pooling, opt.normalize, models::parse_compute_dtype(opt.dtype));
+  auto enc = tasks::SentenceEncoder::load(opt.model, pooling, opt.normalize, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)));
   const auto t1 = std::chrono::steady_clock::now();
   std::vector<std::string> texts;
   for (auto& r : records) texts.push_back(std::move(r.text));
@@ -96,12 +96,13 @@ void add_embed_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--model,-m", opt->model, "Model directory")->required();
   sub->add_option("--input,-i", opt->input, "Texts ('-' = stdin, read as .txt)")->capture_default_str();
   sub->add_option("--output,-o", opt->output, "Output .npy or .jsonl ('-' = JSONL on stdout)")->required();
-  sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch (padding included)")->capture_default_str();
+  sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch, padding included (0 = 1024 on CPU, 16384 on CUDA)")->capture_default_str();
   sub->add_flag("--normalize", opt->normalize, "L2-normalize (adds Normalize when the model has none)");
   sub->add_option("--pooling", opt->pooling, "cls, mean, max, mean_sqrt_len, lasttoken, weightedmean");
   sub->add_option("--prompt-name", opt->prompt_name, "A prompt of config_sentence_transformers.json (e.g. query)");
   sub->add_option("--prompt", opt->prompt, "A literal prompt prepended to every text (e.g. \"query: \")");
   sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
+  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
   sub->add_option("--max-length", opt->max_length, "Truncate to N tokens (default: the model's maximum)");
   commands.push_back({sub, [opt]() { return run_embed(*opt); }});
 }

@@ -17,12 +17,12 @@ namespace xling::cli {
 namespace {
 
 struct ForwardOptions {
-  std::string model, inputs, output, cls, adapter, dtype = "f32";
+  std::string model, inputs, output, cls, adapter, dtype = "f32", device = "cpu";
 };
 
 int run_forward(const ForwardOptions& opt) {
   if (!opt.adapter.empty()) throw UnsupportedModel("--adapter: PEFT adapters arrive with fine-tuning (issue 5)");
-  models::LoadedModel m = models::load_model(opt.model, models::LoadOptions{opt.cls, /*strict=*/true, models::parse_compute_dtype(opt.dtype)});
+  models::LoadedModel m = models::load_model(opt.model, models::LoadOptions{opt.cls, /*strict=*/true, models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)});
   auto in = io::Checkpoint::open(opt.inputs);
   models::NamedTensors inputs;
   for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "labels"}) {
@@ -41,7 +41,7 @@ int run_forward(const ForwardOptions& opt) {
   std::vector<torch::Tensor> keep;
   std::vector<io::TensorToWrite> tensors;
   for (auto& [name, t] : out) {
-    keep.push_back(t.to(torch::kFloat32).contiguous());
+    keep.push_back(t.to(torch::kCPU, torch::kFloat32).contiguous());
     const auto& c = keep.back();
     tensors.push_back({name, DType::kF32, c.sizes().vec(), c.data_ptr(), static_cast<std::size_t>(c.nbytes())});
   }
@@ -63,6 +63,7 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--inputs,-i", opt->inputs, ".safetensors file with the input tensors")->required();
   sub->add_option("--output,-o", opt->output, ".safetensors file to write")->required();
   sub->add_option("--class", opt->cls, "HF class to run (default: config.json architectures[0])");
+  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
   sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
   sub->add_option("--adapter", opt->adapter, "PEFT adapter directory (issue 5)");
   commands.push_back({sub, [opt]() { return run_forward(*opt); }});

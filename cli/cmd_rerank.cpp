@@ -18,8 +18,8 @@ namespace {
 
 struct RerankOptions {
   std::string model, input, output = "-", query, candidates;
-  std::size_t top_k = 0, batch_tokens = 1024;
-  std::string dtype = "f32";
+  std::size_t top_k = 0, batch_tokens = 0;
+  std::string dtype = "f32", device = "cpu";
   bool raw = false;
 };
 
@@ -41,7 +41,7 @@ int run_rerank(const RerankOptions& opt) {
       passages.push_back(std::move(r.pair));
     }
   }
-  auto model = tasks::SequenceClassifier::load(opt.model, models::parse_compute_dtype(opt.dtype));
+  auto model = tasks::SequenceClassifier::load(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)));
   std::size_t truncated = 0;
   auto logits = model.logits(queries, &passages, opt.batch_tokens, std::nullopt, &truncated);
   // sentence-transformers' CrossEncoder: sigmoid for one output, else the last class' softmax.
@@ -84,8 +84,9 @@ void add_rerank_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--candidates", opt->candidates, "Candidates (.txt or .jsonl)");
   sub->add_option("--top-k", opt->top_k, "Keep the K best candidates");
   sub->add_flag("--raw", opt->raw, "Raw logits instead of sigmoid scores");
+  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
   sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
-  sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch")->capture_default_str();
+  sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch, padding included (0 = 1024 on CPU, 16384 on CUDA)")->capture_default_str();
   commands.push_back({sub, [opt]() { return run_rerank(*opt); }});
 }
 

@@ -40,6 +40,14 @@ int num_threads() { return at::get_num_threads(); }
 
 std::string torch_version() { return TORCH_VERSION; }
 
+bool cuda_built() {
+#ifdef XLING_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
 bool cuda_available() {
 #ifdef XLING_HAVE_CUDA
   return torch::cuda::is_available();

@@ -16,6 +16,7 @@ void set_threads(int n);
 void tune_allocator();
 int num_threads();
 std::string torch_version();     // e.g. "2.11.0"
-bool cuda_available();
+bool cuda_available();  // built with CUDA and a device is visible
+bool cuda_built();      // built with -DXLING_TORCH_CUDA=ON
 
 }  // namespace xling::layers

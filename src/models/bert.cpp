@@ -92,7 +92,8 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto proj = [](const layers::Linear& l, const torch::Tensor& in) { return at::addmm(l->bias, in, l->weight.t()); };
   // (B*T, D) -> (B, H, T, Dh)
   auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, head_dim}).transpose(1, 2); };
-  auto ctx = at::scaled_dot_product_attention(split(proj(query, rows)), split(proj(key, rows)), split(proj(value, rows)), mask);
+  auto ctx = at::scaled_dot_product_attention(split(proj(query, rows)), split(proj(key, rows)), split(proj(value, rows)),
+                                            mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt);
   ctx = ctx.transpose(1, 2).reshape({b * t, d});
   auto h = attn_norm(proj(attn_out, ctx).add_(rows));
   auto f = proj(inter, h);
@@ -131,7 +132,12 @@ std::vector<torch::Tensor> BertBackboneImpl::forward(const torch::Tensor& input_
   // (B, T) 1/0 -> (B, 1, 1, T) additive: 0 where attended, the dtype's lowest value where padded.
   auto x = embeddings(input_ids, types, position_ids(input_ids));
   const double lowest = x.scalar_type() == torch::kHalf ? -65504.0 : std::numeric_limits<float>::lowest();
-  auto mask = (1.0 - mask_in.to(x.scalar_type())).mul(lowest).view({b, 1, 1, t});
+  // A batch without padding needs no mask (the common case after length sorting): SDPA then
+  // takes its unmasked path.
+  torch::Tensor mask;
+  if (attention_mask.defined() && !mask_in.all().item<bool>()) {
+    mask = (1.0 - mask_in.to(x.scalar_type())).mul(lowest).view({b, 1, 1, t});
+  }
   std::vector<torch::Tensor> hidden{x};
   for (const auto& layer : *layers) {
     x = layer->as<BertLayer>()->forward(x, mask);

@@ -10,6 +10,7 @@
 #include "core/mapped_file.hpp"
 #include "io/bert_config.hpp"
 #include "layers/modules.hpp"
+#include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
 #include "models/bert.hpp"
 #include "xling/errors.hpp"
@@ -17,6 +18,23 @@
 namespace xling::models {
 
 std::vector<std::string> supported_architectures() { return bert_architectures(); }
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!layers::cuda_available()) {
+      throw InvalidArgument(fmt::format("device '{}': {}", name,
+                                        layers::cuda_built() ? "no CUDA device is visible on this machine"
+                                                             : "this xling was built without CUDA (cmake -DXLING_TORCH_CUDA=ON)"));
+    }
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+      throw InvalidArgument(fmt::format("device '{}' is not cpu, cuda or cuda:N", name));
+    }
+  }
+  throw InvalidArgument(fmt::format("device '{}' is not cpu, cuda or cuda:N", name));
+}
 
 torch::ScalarType parse_compute_dtype(const std::string& name) {
   if (name == "f32" || name == "float32" || name == "fp32") return torch::kFloat32;
@@ -127,9 +145,19 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
       for (auto& p : (*model)->parameters()) {
         if (p.is_floating_point() && p.scalar_type() != options.dtype) p.set_data(p.to(options.dtype));
       }
+      if (options.device != torch::kCPU) {
+        for (auto& p : (*model)->parameters()) p.set_data(p.to(options.device));
+      }
+      m.device = options.device;
       std::shared_ptr<BertTaskModelImpl> mod = model->ptr();
       m.module = mod;
-      m.forward = [mod](const NamedTensors& in) { return mod->forward(in); };
+      const torch::Device device = options.device;
+      m.forward = [mod, device](const NamedTensors& in) {
+        if (device == torch::kCPU) return mod->forward(in);
+        NamedTensors moved;
+        for (const auto& [k, v] : in) moved[k] = v.defined() ? v.to(device, /*non_blocking=*/true) : v;
+        return mod->forward(moved);
+      };
       return m;
     }
   }

@@ -25,7 +25,8 @@ struct LoadedModel {
   std::string architecture;
   std::unique_ptr<io::ModelConfig> config;
   std::shared_ptr<torch::nn::Module> module;
-  std::function<NamedTensors(const NamedTensors&)> forward;
+  std::function<NamedTensors(const NamedTensors&)> forward;  // inputs on any device; outputs on `device`
+  torch::Device device = torch::kCPU;
   LoadReport report;
 };
 
@@ -35,11 +36,15 @@ struct LoadOptions {
   // Compute dtype of the floating-point weights. Checkpoint tensors already in it are used
   // zero-copy from the mapping; others are converted once (bf16/fp16 -> fp32 is exact).
   torch::ScalarType dtype = torch::kFloat32;
+  // Where the model runs: CPU weights stay mmapped; on CUDA they are copied to the device
+  // and forward() moves its inputs there (outputs stay on the device).
+  torch::Device device = torch::kCPU;
   uint64_t init_seed = 0;  // seed of the HF-style init of weights absent from the checkpoint (strict = false)
 
-  static LoadOptions with_dtype(torch::ScalarType d) {
+  static LoadOptions with_dtype(torch::ScalarType d, torch::Device dev = torch::kCPU) {
     LoadOptions o;
     o.dtype = d;
+    o.device = dev;
     return o;
   }
 };
@@ -47,6 +52,9 @@ struct LoadOptions {
 // "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16" -> the torch dtype; anything else throws
 // InvalidArgument naming the accepted values.
 torch::ScalarType parse_compute_dtype(const std::string& name);
+// "cpu", "cuda" or "cuda:N" -> the device; InvalidArgument for other names, and for CUDA in a
+// build without CUDA or on a machine without a GPU (the message says which).
+torch::Device parse_device(const std::string& name);
 
 // Throws IoError (no config.json / weights), UnsupportedModel (architecture not supported,
 // listing the supported ones), InvalidArgument (missing/unexpected weights, listed; shape

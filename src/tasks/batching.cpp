@@ -27,6 +27,11 @@ tokenize::Encoding encode_truncated(const tokenize::Tokenizer& tok, const std::s
                           tokenize::PaddingOptions{})[0];
 }
 
+std::size_t resolve_batch_tokens(std::size_t requested, const torch::Device& device) {
+  if (requested > 0) return requested;
+  return device.is_cuda() ? 16384 : 1024;
+}
+
 void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,
                     const std::function<void(const Batch&)>& fn, BatchStats* stats) {
   std::vector<std::size_t> order(encs.size());

@@ -33,6 +33,11 @@ std::size_t max_input_tokens(const io::ModelConfig& config, std::size_t fallback
 tokenize::Encoding encode_truncated(const tokenize::Tokenizer& tok, const std::string& text, const std::string* pair,
                                     std::size_t max_len, std::size_t* truncated);
 
+// The token budget to use: `requested`, or when it is 0 the default of the device: 1024 on
+// CPU (small batches stay in cache: measured fastest at 512-1024 on 2 cores) and 16384 on CUDA
+// (large batches keep the GPU busy).
+std::size_t resolve_batch_tokens(std::size_t requested, const torch::Device& device);
+
 // Calls `fn` for every batch; pads with `pad_id` on the right.
 void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,
                     const std::function<void(const Batch&)>& fn, BatchStats* stats = nullptr);

@@ -67,7 +67,7 @@ torch::Tensor apply_activation(const torch::Tensor& x, const std::string& a) {
 }  // namespace
 
 SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize,
-                                      torch::ScalarType dtype) {
+                                      const models::LoadOptions& options) {
   SentenceEncoder enc;
   fs::path root(dir);
   std::error_code ec;
@@ -158,7 +158,7 @@ SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pool
                                       "give a pooling mode (--pooling cls|mean|max|lasttoken)", dir));
   }
   if (normalize) enc.normalize_ = true;
-  enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string(), models::LoadOptions::with_dtype(dtype)));
+  enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string(), models::LoadOptions::with_dtype(options.dtype, options.device)));
   enc.tokenizer_ = std::make_shared<tokenize::Tokenizer>(tokenize::Tokenizer::from_file(transformer_dir.string()));
   enc.max_length_ = std::min(enc.max_length_, max_input_tokens(*enc.model_->config, enc.max_length_));
   if (auto* bert = dynamic_cast<const io::BertConfig*>(enc.model_->config.get())) {
@@ -201,7 +201,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
   torch::InferenceMode guard;
   BatchStats bs;
-  for_each_batch(encs, opt.batch_tokens, tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
+  for_each_batch(encs, resolve_batch_tokens(opt.batch_tokens, model_->device), tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
     auto res = model_->forward(
         {{"input_ids", batch.input_ids}, {"attention_mask", batch.attention_mask}, {"token_type_ids", batch.token_type_ids}});
     auto hidden = res.at("last_hidden_state").to(torch::kFloat32);  // pooling and Dense in fp32 whatever the compute dtype
@@ -210,7 +210,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
       pool_mask = pool_mask.clone();
       pool_mask.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, static_cast<int64_t>(prompt_tokens))}, 0);
     }
-    auto emb = pool(hidden, pool_mask, pooling_);
+    auto emb = pool(hidden, pool_mask.to(hidden.device()), pooling_).to(torch::kCPU);
     for (const auto& d : dense_) emb = apply_activation(torch::nn::functional::linear(emb, d.weight, d.bias), d.activation);
     if (normalize_) emb = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
     for (std::size_t r = 0; r < batch.rows.size(); ++r) out[static_cast<int64_t>(batch.rows[r])].copy_(emb[static_cast<int64_t>(r)]);

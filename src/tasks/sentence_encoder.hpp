@@ -26,7 +26,7 @@ struct DenseLayer {
 };
 
 struct EncodeOptions {
-  std::size_t batch_tokens = 1024;  // token budget per batch (padded tokens counted); small batches stay in cache: measured fastest at 512-1024 on 2 cores (bench/encoder_bench.py)
+  std::size_t batch_tokens = 0;  // token budget per batch (padded tokens counted); 0 = the device's default (resolve_batch_tokens)
   std::optional<std::size_t> max_length;
   std::string prompt_name;  // a key of the model's prompts ("query", ...)
   std::string prompt;       // or a literal prompt
@@ -41,7 +41,7 @@ class SentenceEncoder {
   // `pooling` overrides/provides the pooling of a plain HF encoder directory; `normalize`
   // adds a Normalize step when the directory has none.
   static SentenceEncoder load(const std::string& dir, std::optional<Pooling> pooling = std::nullopt,
-                              bool normalize = false, torch::ScalarType dtype = torch::kFloat32);
+                              bool normalize = false, const models::LoadOptions& options = {});  // dtype, device
   // texts -> (N, D) float32, rows in input order. Sorted by length and batched by tokens.
   torch::Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& options, EncodeStats* stats = nullptr) const;
   std::size_t dimension() const { return dimension_; }

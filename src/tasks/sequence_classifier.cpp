@@ -8,9 +8,9 @@
 
 namespace xling::tasks {
 
-SequenceClassifier SequenceClassifier::load(const std::string& dir, torch::ScalarType dtype) {
+SequenceClassifier SequenceClassifier::load(const std::string& dir, const models::LoadOptions& options) {
   SequenceClassifier c;
-  c.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(dtype)));
+  c.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(options.dtype, options.device)));
   if (c.model_->architecture.find("ForSequenceClassification") == std::string::npos) {
     throw UnsupportedModel(fmt::format("{}: {} is not a sequence-classification model", dir, c.model_->architecture));
   }
@@ -39,10 +39,11 @@ torch::Tensor SequenceClassifier::logits(const std::vector<std::string>& texts, 
   if (truncated) *truncated = cut;
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), num_labels_});
   torch::InferenceMode guard;
-  for_each_batch(encs, batch_tokens, tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
+  for_each_batch(encs, resolve_batch_tokens(batch_tokens, model_->device), tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
     auto logits = model_->forward(
         {{"input_ids", batch.input_ids}, {"attention_mask", batch.attention_mask}, {"token_type_ids", batch.token_type_ids}})
-                      .at("logits");
+                      .at("logits")
+                      .to(torch::kCPU, torch::kFloat32);
     for (std::size_t r = 0; r < batch.rows.size(); ++r) out[static_cast<int64_t>(batch.rows[r])].copy_(logits[static_cast<int64_t>(r)]);
   });
   return out;

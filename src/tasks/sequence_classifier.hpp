@@ -16,7 +16,7 @@ namespace xling::tasks {
 
 class SequenceClassifier {
  public:
-  static SequenceClassifier load(const std::string& dir, torch::ScalarType dtype = torch::kFloat32);
+  static SequenceClassifier load(const std::string& dir, const models::LoadOptions& options = {});  // dtype, device
   // texts (and pairs, same length, or nullptr) -> logits (N, L), input order. `truncated`
   // counts inputs cut to the model's maximum length.
   torch::Tensor logits(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,

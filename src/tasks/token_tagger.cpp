@@ -19,9 +19,9 @@ Aggregation parse_aggregation(const std::string& n) {
   throw InvalidArgument(fmt::format("aggregation '{}' is not one of none, simple, first, average, max", n));
 }
 
-TokenTagger TokenTagger::load(const std::string& dir, torch::ScalarType dtype) {
+TokenTagger TokenTagger::load(const std::string& dir, const models::LoadOptions& options) {
   TokenTagger t;
-  t.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(dtype)));
+  t.model_ = std::make_shared<models::LoadedModel>(models::load_model(dir, models::LoadOptions::with_dtype(options.dtype, options.device)));
   if (t.model_->architecture.find("ForTokenClassification") == std::string::npos) {
     throw UnsupportedModel(fmt::format("{}: {} is not a token-classification model", dir, t.model_->architecture));
   }
@@ -78,9 +78,10 @@ std::vector<std::vector<TaggedEntity>> TokenTagger::tag(const std::vector<std::s
   std::vector<torch::Tensor> logits(texts.size());
   {
     torch::InferenceMode guard;
-    for_each_batch(encs, batch_tokens, tokenizer_->default_padding().pad_id, [&](const Batch& b) {
+    for_each_batch(encs, resolve_batch_tokens(batch_tokens, model_->device), tokenizer_->default_padding().pad_id, [&](const Batch& b) {
       auto out = model_->forward({{"input_ids", b.input_ids}, {"attention_mask", b.attention_mask}, {"token_type_ids", b.token_type_ids}})
-                     .at("logits");
+                     .at("logits")
+                     .to(torch::kCPU);
       for (std::size_t r = 0; r < b.rows.size(); ++r) {
         logits[b.rows[r]] = out[static_cast<int64_t>(r)].narrow(0, 0, static_cast<int64_t>(encs[b.rows[r]].size())).to(torch::kFloat64);
       }

@@ -25,7 +25,7 @@ struct TaggedEntity {
 
 class TokenTagger {
  public:
-  static TokenTagger load(const std::string& dir, torch::ScalarType dtype = torch::kFloat32);
+  static TokenTagger load(const std::string& dir, const models::LoadOptions& options = {});  // dtype, device
   // One list of entities per text. `truncated` counts texts cut to the model's maximum length.
   std::vector<std::vector<TaggedEntity>> tag(const std::vector<std::string>& texts, Aggregation aggregation,
                                              std::size_t batch_tokens, std::size_t* truncated) const;
