@@ -7,6 +7,9 @@ cd "$(dirname "$0")/../.."
 deps="$PWD/.gpu-deps/usr"
 arch=x86_64-linux-gnu
 py=${PYTHON:-python3}
+# xling compiles no CUDA code: a fixed arch list skips the GPU-detecting try_run of torch's
+# CMake files (which fails with older CMake under C++20).
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
 torch_prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)')
 gen=()
 if command -v ninja >/dev/null; then gen=(-G Ninja); fi
