@@ -107,6 +107,7 @@ bench: build $(PARITY_STAMP)
 	$(PY) bench/tokenize_bench.py --mb 50
 	$(PY) bench/metrics_bench.py --pairs 100000
 	$(PY) bench/encoder_bench.py
+	$(PY) bench/train_bench.py
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

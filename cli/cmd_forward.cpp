@@ -10,6 +10,7 @@
 #include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
 #include "layers/weights.hpp"
+#include "models/peft.hpp"
 #include "models/registry.hpp"
 #include "xling/errors.hpp"
 
@@ -18,11 +19,23 @@ namespace {
 
 struct ForwardOptions {
   std::string model, inputs, output, cls, adapter, dtype = "f32", device = "cpu";
+  bool merge = false;
 };
 
 int run_forward(const ForwardOptions& opt) {
-  if (!opt.adapter.empty()) throw UnsupportedModel("--adapter: PEFT adapters arrive with fine-tuning (issue 5)");
-  models::LoadedModel m = models::load_model(opt.model, models::LoadOptions{opt.cls, /*strict=*/true, models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)});
+  if (opt.merge && opt.adapter.empty()) throw InvalidArgument("--merge needs --adapter DIR");
+  models::LoadedModel m = models::load_model(opt.model, [&] {
+    auto o = models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device));
+    o.architecture = opt.cls;
+    return o;
+  }());
+  if (!opt.adapter.empty()) {
+    models::ApplyReport applied = models::apply_adapter(m, models::load_adapter(opt.adapter));
+    const int merged = opt.merge ? models::merge_adapter(*m.module) : 0;
+    std::cerr << fmt::format("xling forward: adapter {}: LoRA on {} modules{}, {} parameters replaced\n", opt.adapter,
+                             applied.lora_modules.size(), opt.merge ? fmt::format(" ({} merged)", merged) : "",
+                             applied.replaced.size());
+  }
   auto in = io::Checkpoint::open(opt.inputs);
   models::NamedTensors inputs;
   for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "labels"}) {
@@ -65,7 +78,8 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--class", opt->cls, "HF class to run (default: config.json architectures[0])");
   sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
   sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
-  sub->add_option("--adapter", opt->adapter, "PEFT adapter directory (issue 5)");
+  sub->add_option("--adapter", opt->adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply");
+  sub->add_flag("--merge", opt->merge, "Fold the adapter into the base weights before running (needs --adapter)");
   commands.push_back({sub, [opt]() { return run_forward(*opt); }});
 }
 

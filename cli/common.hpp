@@ -36,6 +36,8 @@ void add_embed_command(CLI::App& app, CommandList& commands);
 void add_classify_command(CLI::App& app, CommandList& commands);
 void add_rerank_command(CLI::App& app, CommandList& commands);
 void add_tag_command(CLI::App& app, CommandList& commands);
+void add_finetune_command(CLI::App& app, CommandList& commands);
+void add_average_command(CLI::App& app, CommandList& commands);  // average + merge
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   add_classify_command(app, commands);
   add_rerank_command(app, commands);
   add_tag_command(app, commands);
+  add_finetune_command(app, commands);
+  add_average_command(app, commands);
 
   try {
     app.parse(argc, argv);

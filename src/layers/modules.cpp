@@ -3,6 +3,11 @@
 
 #include <set>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "xling/errors.hpp"
+
 namespace xling::layers {
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
@@ -10,12 +15,59 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", torch::empty({out}));
 }
 
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  auto y = at::linear(x, weight, bias);
+  // y is a fresh tensor and linear's backward does not need it: the in-place add is safe.
+  if (lora_A.defined()) y.add_(at::linear(at::linear(x, lora_A), lora_B), lora_scaling);
+  return y;
+}
+
+torch::Tensor LinearImpl::forward2d(const torch::Tensor& x) const {
+  auto y = bias.defined() ? at::addmm(bias, x, weight.t()) : at::mm(x, weight.t());
+  if (lora_A.defined()) y.addmm_(at::mm(x, lora_A.t()), lora_B.t(), /*beta=*/1, /*alpha=*/lora_scaling);
+  return y;
+}
+
+void LinearImpl::set_lora(const torch::Tensor& a, const torch::Tensor& b, double scaling) {
+  if (a.dim() != 2 || b.dim() != 2 || a.size(1) != weight.size(1) || b.size(0) != weight.size(0) ||
+      a.size(0) != b.size(1)) {
+    throw InvalidArgument(fmt::format("LoRA A [{}] and B [{}] do not fit a weight of shape [{}]", fmt::join(a.sizes(), ", "),
+                                      fmt::join(b.sizes(), ", "), fmt::join(weight.sizes(), ", ")));
+  }
+  drop_lora();
+  auto child_a = register_module("lora_A", std::make_shared<torch::nn::Module>());
+  auto child_b = register_module("lora_B", std::make_shared<torch::nn::Module>());
+  lora_A = child_a->register_parameter("weight", a);
+  lora_B = child_b->register_parameter("weight", b);
+  lora_scaling = scaling;
+}
+
+void LinearImpl::drop_lora() {
+  if (!lora_A.defined()) return;
+  unregister_module("lora_A");
+  unregister_module("lora_B");
+  lora_A = lora_B = torch::Tensor();
+  lora_scaling = 0;
+}
+
+void LinearImpl::merge_lora() {
+  if (!lora_A.defined()) return;
+  torch::NoGradGuard no_grad;
+  // The update in fp32 at least, so bf16/f16 weights get one rounding, not three.
+  const auto acc = c10::promoteTypes(weight.scalar_type(), torch::kFloat32);
+  auto delta = at::mm(lora_B.to(acc), lora_A.to(acc)).mul_(lora_scaling);
+  weight.set_data(weight.to(acc).add(delta).to(weight.scalar_type()));
+  drop_lora();
+}
+
 LayerNormImpl::LayerNormImpl(int64_t d, double e) : eps(e) {
   weight = register_parameter("weight", torch::ones({d}));
   bias = register_parameter("bias", torch::zeros({d}));
 }
 
-EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t d) { weight = register_parameter("weight", torch::empty({num, d})); }
+EmbeddingImpl::EmbeddingImpl(int64_t num, int64_t d, int64_t pad) : padding_idx(pad) {
+  weight = register_parameter("weight", torch::empty({num, d}));
+}
 
 void init_hf_style(torch::nn::Module& root, const std::vector<std::string>& names, double std, uint64_t seed) {
   std::set<std::string> wanted(names.begin(), names.end());

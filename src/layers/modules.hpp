@@ -10,10 +10,25 @@
 
 namespace xling::layers {
 
+// Optionally with a LoRA update (PEFT's): y = x W^T + b + scaling * (x A^T) B^T. A and B are
+// parameters of children named "lora_A" and "lora_B", so named_parameters() gives PEFT's
+// saved names (`<module>.lora_A.weight`) and a trainer can select them by name.
 struct LinearImpl : torch::nn::Module {
   LinearImpl(int64_t in, int64_t out, bool bias = true);
-  torch::Tensor forward(const torch::Tensor& x) { return at::linear(x, weight, bias); }  // (..., in) -> (..., out)
+  torch::Tensor forward(const torch::Tensor& x);          // (..., in) -> (..., out)
+  torch::Tensor forward2d(const torch::Tensor& x) const;  // (N, in) -> (N, out), one addmm (+ LoRA)
+
+  // a: (r, in), b: (out, r), in the weight's dtype and device. Replaces any LoRA already set.
+  void set_lora(const torch::Tensor& a, const torch::Tensor& b, double scaling);
+  bool has_lora() const { return lora_A.defined(); }
+  // weight <- weight + scaling * B A as a new tensor (the old one, usually the checkpoint's
+  // mapping, stays as loaded for anything else holding it), then drops A and B.
+  void merge_lora();
+  void drop_lora();
+
   torch::Tensor weight, bias;  // (out, in), (out) or undefined
+  torch::Tensor lora_A, lora_B;  // (r, in), (out, r), or undefined
+  double lora_scaling = 0;
 };
 TORCH_MODULE(Linear);
 
@@ -26,9 +41,11 @@ struct LayerNormImpl : torch::nn::Module {
 TORCH_MODULE(LayerNorm);
 
 struct EmbeddingImpl : torch::nn::Module {
-  EmbeddingImpl(int64_t num, int64_t d);
-  torch::Tensor forward(const torch::Tensor& ids) { return at::embedding(weight, ids); }  // (...) int64 -> (..., d)
+  // padding_idx >= 0: that row gets no gradient (torch.nn.Embedding(padding_idx=...)).
+  EmbeddingImpl(int64_t num, int64_t d, int64_t padding_idx = -1);
+  torch::Tensor forward(const torch::Tensor& ids) { return at::embedding(weight, ids, padding_idx); }  // (...) int64 -> (..., d)
   torch::Tensor weight;  // (num, d)
+  int64_t padding_idx;
 };
 TORCH_MODULE(Embedding);
 

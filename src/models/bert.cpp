@@ -53,10 +53,14 @@ void activate_(torch::Tensor& x, io::Activation a) {
 
 }  // namespace
 
-BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) {
-  word_embeddings = register_module("word_embeddings", layers::Embedding(c.vocab_size, c.hidden_size));
+BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) : dropout(c.hidden_dropout_prob) {
+  // HF gives the word embeddings (and RoBERTa's position embeddings) padding_idx = pad_token_id:
+  // that row receives no gradient.
+  const int64_t pad = c.pad_token_id && *c.pad_token_id >= 0 && *c.pad_token_id < c.vocab_size ? *c.pad_token_id : -1;
+  word_embeddings = register_module("word_embeddings", layers::Embedding(c.vocab_size, c.hidden_size, pad));
+  const int64_t pos_pad = c.position_ids == io::PositionIds::kFromPaddingIdx && pad < c.max_position_embeddings ? pad : -1;
   position_embeddings =
-      register_module("position_embeddings", layers::Embedding(c.max_position_embeddings, c.hidden_size));
+      register_module("position_embeddings", layers::Embedding(c.max_position_embeddings, c.hidden_size, pos_pad));
   token_type_embeddings = register_module("token_type_embeddings", layers::Embedding(c.type_vocab_size, c.hidden_size));
   LayerNorm = layer_norm(*this, "LayerNorm", c.hidden_size, c.layer_norm_eps);
 }
@@ -64,11 +68,15 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) {
 torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                           const torch::Tensor& position_ids) {
   auto x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) + position_embeddings(position_ids);
-  return LayerNorm(x);
+  return torch::dropout(LayerNorm(x), dropout, is_training());
 }
 
 BertLayerImpl::BertLayerImpl(const io::BertConfig& c)
-    : heads(c.num_attention_heads), head_dim(c.head_dim()), act(c.hidden_act) {
+    : heads(c.num_attention_heads),
+      head_dim(c.head_dim()),
+      act(c.hidden_act),
+      hidden_dropout(c.hidden_dropout_prob),
+      attention_dropout(c.attention_probs_dropout_prob) {
   const int64_t d = c.hidden_size;
   auto attention = group(*this, "attention");
   auto self = group(*attention, "self");
@@ -89,16 +97,22 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor
   // Projections run as 2-D addmm on (B*T, D) rows; activations and residual adds are in place
   // (measured ~10 % faster than 3-D linear + out-of-place ops on 2 cores, bench/encoder_bench.py).
   auto rows = x.reshape({b * t, d});
-  auto proj = [](const layers::Linear& l, const torch::Tensor& in) { return at::addmm(l->bias, in, l->weight.t()); };
+  auto proj = [](const layers::Linear& l, const torch::Tensor& in) { return l->forward2d(in); };  // + LoRA when set
   // (B*T, D) -> (B, H, T, Dh)
   auto split = [&](const torch::Tensor& y) { return y.view({b, t, heads, head_dim}).transpose(1, 2); };
+  // Dropout as HF places it (attention probabilities, after each output projection); a no-op
+  // in eval mode.
+  const bool train = is_training();
   auto ctx = at::scaled_dot_product_attention(split(proj(query, rows)), split(proj(key, rows)), split(proj(value, rows)),
-                                            mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt);
+                                            mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt,
+                                            train ? attention_dropout : 0.0);
   ctx = ctx.transpose(1, 2).reshape({b * t, d});
-  auto h = attn_norm(proj(attn_out, ctx).add_(rows));
+  auto h = attn_norm(torch::dropout(proj(attn_out, ctx), hidden_dropout, train).add_(rows));
   auto f = proj(inter, h);
-  activate_(f, act);
-  return out_norm(proj(out, f).add_(h)).view({b, t, d});
+  // In place at inference; with autograd on, gelu_'s backward would need the overwritten input.
+  if (torch::GradMode::is_enabled()) f = activate(f, act);
+  else activate_(f, act);
+  return out_norm(torch::dropout(proj(out, f), hidden_dropout, train).add_(h)).view({b, t, d});
 }
 
 BertBackboneImpl::BertBackboneImpl(const io::BertConfig& c, bool with_pooler) : config(c) {
@@ -191,7 +205,9 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
   if (input_ids.dim() != 2) {
     throw InvalidArgument(fmt::format("input_ids must be (batch, tokens), found {} dims", input_ids.dim()));
   }
-  auto attention_mask = get("attention_mask"), token_type_ids = get("token_type_ids"), labels = get("labels");
+  auto attention_mask = get("attention_mask"), token_type_ids = get("token_type_ids");
+  auto labels_it = inputs.find("labels");  // class ids, or floats for regression / multi-label
+  torch::Tensor labels = labels_it == inputs.end() ? torch::Tensor() : labels_it->second;
   for (const auto* t : {&attention_mask, &token_type_ids}) {
     if (t->defined() && t->sizes() != input_ids.sizes()) {
       throw InvalidArgument(fmt::format("attention_mask/token_type_ids must have input_ids' shape [{}, {}]",
@@ -217,12 +233,15 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
     return out;
   }
   torch::Tensor logits;
+  const double p = config.classifier_dropout.value_or(config.hidden_dropout_prob);
+  auto drop = [&](const torch::Tensor& x) { return torch::dropout(x, p, is_training()); };
   switch (head) {
     case BertHead::kSequenceClassification:
-      // BERT: classifier(pooler); RoBERTa: out_proj(tanh(dense(<s>)))
-      logits = classifier ? classifier(pooled) : classifier_out(torch::tanh(classifier_dense(last.select(1, 0))));
+      // BERT: classifier(dropout(pooler)); RoBERTa: out_proj(dropout(tanh(dense(dropout(<s>)))))
+      logits = classifier ? classifier(drop(pooled))
+                          : classifier_out(drop(torch::tanh(classifier_dense(drop(last.select(1, 0))))));
       break;
-    case BertHead::kTokenClassification: logits = classifier(last); break;
+    case BertHead::kTokenClassification: logits = classifier(drop(last)); break;
     case BertHead::kMaskedLM: {
       // BERT's transform uses hidden_act; RoBERTa's lm_head always uses exact gelu.
       auto a = prefix == "roberta" ? torch::gelu(mlm_dense(last)) : activate(mlm_dense(last), config.hidden_act);
@@ -240,11 +259,11 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
       } else if (config.problem_type == "multi_label_classification") {
         out["loss"] = torch::binary_cross_entropy_with_logits(logits, labels.to(logits.scalar_type()));
       } else {
-        out["loss"] = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}), labels.view({-1}));
+        out["loss"] = torch::nn::functional::cross_entropy(logits.view({-1, logits.size(-1)}), labels.to(torch::kLong).view({-1}));
       }
     } else {
       out["loss"] = torch::nn::functional::cross_entropy(
-          logits.view({-1, logits.size(-1)}), labels.view({-1}),
+          logits.view({-1, logits.size(-1)}), labels.to(torch::kLong).view({-1}),
           torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100));
     }
   }

@@ -22,6 +22,7 @@ struct BertEmbeddingsImpl : torch::nn::Module {
                         const torch::Tensor& position_ids);
   layers::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
   layers::LayerNorm LayerNorm{nullptr};
+  double dropout;  // hidden_dropout_prob, after the LayerNorm (training only)
 };
 TORCH_MODULE(BertEmbeddings);
 
@@ -33,6 +34,7 @@ struct BertLayerImpl : torch::nn::Module {
   layers::LayerNorm attn_norm{nullptr}, out_norm{nullptr};
   int64_t heads, head_dim;
   io::Activation act;
+  double hidden_dropout, attention_dropout;  // training only
 };
 TORCH_MODULE(BertLayer);
 

@@ -120,6 +120,12 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   if (!fs::exists(fs::path(dir) / "config.json", ec)) throw IoError(fmt::format("{}: no config.json in this directory", dir));
   LoadedModel m;
   m.config = io::load_config_any(dir);
+  if (!options.labels.empty()) {
+    m.config->id2label.clear();
+    for (std::size_t i = 0; i < options.labels.size(); ++i) m.config->id2label[static_cast<int64_t>(i)] = options.labels[i];
+    m.config->num_labels = static_cast<int64_t>(options.labels.size());
+  }
+  if (!options.problem_type.empty()) m.config->problem_type = options.problem_type;
   std::string arch = options.architecture;
   if (arch.empty()) {
     if (m.config->architectures.empty()) {

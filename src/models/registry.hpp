@@ -40,7 +40,17 @@ struct LoadOptions {
   // and forward() moves its inputs there (outputs stay on the device).
   torch::Device device = torch::kCPU;
   uint64_t init_seed = 0;  // seed of the HF-style init of weights absent from the checkpoint (strict = false)
+  // Fine-tuning: replace the config's labels (id2label, num_labels) and problem_type before the
+  // head is built. Empty = keep the config's.
+  std::vector<std::string> labels;
+  std::string problem_type;
 
+  static LoadOptions for_class(std::string arch, bool strict_keys) {
+    LoadOptions o;
+    o.architecture = std::move(arch);
+    o.strict = strict_keys;
+    return o;
+  }
   static LoadOptions with_dtype(torch::ScalarType d, torch::Device dev = torch::kCPU) {
     LoadOptions o;
     o.dtype = d;

@@ -91,7 +91,7 @@ TEST(EncoderLoading, ClearErrors) {
   // A base checkpoint into a head class: strict loading lists the missing head weights.
   try {
     models::load_model((base / "xlm_roberta__XLMRobertaModel").string(),
-                       models::LoadOptions{"XLMRobertaForSequenceClassification", true});
+                       models::LoadOptions::for_class("XLMRobertaForSequenceClassification", true));
     FAIL();
   } catch (const InvalidArgument& e) {
     std::string msg = e.what();
@@ -102,7 +102,7 @@ TEST(EncoderLoading, ClearErrors) {
   }
   // Non-strict (fine-tuning start): the report says what was initialised and left unused.
   auto m = models::load_model((base / "xlm_roberta__XLMRobertaModel").string(),
-                              models::LoadOptions{"XLMRobertaForSequenceClassification", false});
+                              models::LoadOptions::for_class("XLMRobertaForSequenceClassification", false));
   EXPECT_FALSE(m.report.initialized.empty());
   EXPECT_FALSE(m.report.unused.empty());
   // New weights follow HF's init: Linear weights ~ N(0, initializer_range), biases 0.
@@ -119,10 +119,10 @@ TEST(EncoderLoading, ClearErrors) {
   }
   // The same seed gives the same head; another seed another one.
   auto again = models::load_model((base / "xlm_roberta__XLMRobertaModel").string(),
-                                  models::LoadOptions{"XLMRobertaForSequenceClassification", false});
+                                  models::LoadOptions::for_class("XLMRobertaForSequenceClassification", false));
   auto w = params["classifier.out_proj.weight"];
   EXPECT_TRUE(torch::equal(w, again.module->named_parameters()["classifier.out_proj.weight"]));
-  models::LoadOptions other{"XLMRobertaForSequenceClassification", false};
+  auto other = models::LoadOptions::for_class("XLMRobertaForSequenceClassification", false);
   other.init_seed = 7;
   auto third = models::load_model((base / "xlm_roberta__XLMRobertaModel").string(), other);
   EXPECT_FALSE(torch::equal(w, third.module->named_parameters()["classifier.out_proj.weight"]));

@@ -1,0 +1,88 @@
+// `xling finetune`: fine-tune an encoder on a classification/tagging task (docs/cli.md).
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "models/registry.hpp"
+#include "train/trainer.hpp"
+#include "xling/errors.hpp"
+
+namespace xling::cli {
+namespace {
+
+struct FinetuneOptions {
+  std::string task = "seq-cls", scheduler = "linear", device = "cpu", eval_dir;
+  train::TrainOptions t;
+};
+
+int run_finetune(FinetuneOptions& opt) {
+  opt.t.task = train::parse_task(opt.task);
+  opt.t.schedule = train::parse_schedule(opt.scheduler);
+  opt.t.device = models::parse_device(opt.device);
+  if (!opt.eval_dir.empty()) {  // one file per language: zero-shot transfer is one flag
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(opt.eval_dir)) {
+      if (e.path().extension() == ".jsonl") files.push_back(e.path().string());
+    }
+    if (files.empty()) throw InvalidArgument(fmt::format("{}: no .jsonl files to evaluate", opt.eval_dir));
+    std::sort(files.begin(), files.end());
+    opt.t.eval_paths.insert(opt.t.eval_paths.end(), files.begin(), files.end());
+  }
+  if (opt.t.output_dir.empty() && !opt.t.dry_run) throw InvalidArgument("--output is required (or --dry-run)");
+  auto result = train::finetune(opt.t, [](const std::string& line) { std::cerr << "xling finetune: " << line << "\n"; });
+  if (opt.t.dry_run) return kExitOk;
+  if (!result.steps.empty()) {
+    const auto& last = result.steps.back();
+    std::cerr << fmt::format("xling finetune: {} updates, last loss {:.4f}; wrote {}\n", last.step, last.loss,
+                             opt.t.output_dir);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_finetune_command(CLI::App& app, CommandList& commands) {
+  auto opt = std::make_shared<FinetuneOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "finetune",
+      "Fine-tune an encoder (BERT/XLM-R family) on a task and write an HF directory transformers loads as its own. "
+      "Rows: JSONL, pre-tokenized ({\"input_ids\": [...], \"label\": ...}) or text ({\"text\": ..., \"label\": ...}; "
+      "pairs as sentence1/sentence2, premise/hypothesis or text/text_pair). Labels: names, ints, floats "
+      "(regression) or lists (multi-label). A base checkpoint gets a new head initialised as HF does.");
+  auto& t = opt->t;
+  sub->add_option("--task", opt->task, "seq-cls, pair-cls or token-cls (token-cls rows: input_ids + labels per token)")
+      ->capture_default_str();
+  sub->add_option("--model,-m", t.model_dir, "Model directory (config.json, weights, tokenizer)")->required()->check(kExistingPath);
+  sub->add_option("--train", t.train_path, "Training rows (.jsonl)")->required()->check(kExistingPath);
+  sub->add_option("--eval", t.eval_paths, "Dev/test files evaluated at the end (and every --eval-steps); repeatable")
+      ->check(kExistingPath);
+  sub->add_option("--eval-dir", opt->eval_dir, "A directory of .jsonl files (one per language), all evaluated; "
+                  "the final per-file table is printed")->check(CLI::ExistingDirectory);
+  sub->add_option("--output,-o", t.output_dir, "Output directory (HF layout: config.json, model.safetensors, tokenizer)");
+  sub->add_option("--epochs", t.epochs, "Passes over the training rows")->capture_default_str();
+  sub->add_option("--max-steps", t.max_steps, "Stop after N optimizer updates (overrides --epochs)");
+  sub->add_option("--batch-size", t.batch_size, "Rows per batch")->capture_default_str();
+  sub->add_option("--grad-accum", t.grad_accum, "Batches per optimizer update")->capture_default_str();
+  sub->add_option("--lr", t.lr, "Peak learning rate")->capture_default_str();
+  sub->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
+  sub->add_flag("--decay-all-params", t.decay_all,
+                "Decay biases and LayerNorm weights too (plain torch AdamW; default: HF Trainer's exclusions)");
+  sub->add_option("--warmup-steps", t.warmup_steps, "Linear warmup updates")->capture_default_str();
+  sub->add_option("--scheduler", opt->scheduler, "linear, cosine or constant (after warmup)")->capture_default_str();
+  sub->add_option("--max-grad-norm", t.max_grad_norm, "Clip the global gradient norm (0 = off)")->capture_default_str();
+  sub->add_option("--seed", t.seed, "Seed of data order, new-head init and dropout")->capture_default_str();
+  sub->add_flag("--no-shuffle{false}", t.shuffle, "Keep the file order exactly (no shuffling, no length bucketing)");
+  sub->add_option("--max-length", t.max_length, "Truncate texts to N tokens (default: the model's maximum)");
+  sub->add_option("--eval-steps", t.eval_steps, "Evaluate the --eval files every N updates (0 = at the end only)");
+  sub->add_option("--log", t.log_path, "JSONL log: one {step, loss, grad_norm, lr, epoch} line per update");
+  sub->add_option("--dump-grads", t.dump_grads_dir, "Write the first update's gradients (before clipping) to DIR/grads.safetensors");
+  sub->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_flag("--dry-run", t.dry_run, "Print the plan (rows, tokens, updates, parameters) and stop");
+  sub->add_flag("--quiet,-q", t.quiet, "No progress bar");
+  commands.push_back({sub, [opt] { return run_finetune(*opt); }});
+}
+
+}  // namespace xling::cli

@@ -1,0 +1,249 @@
+// JSONL training rows (see data.hpp).
+#include "train/data.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "core/json.hpp"
+#include "tasks/batching.hpp"
+#include "xling/errors.hpp"
+
+namespace xling::train {
+namespace {
+
+using nlohmann::json;
+
+// Calls fn(line_number, object) for every non-blank line of a JSONL file.
+template <typename Fn>
+void for_each_row(const std::string& path, Fn fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open", path));
+  std::string line;
+  std::size_t n = 0, rows = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = fmt::format("{}:{}", path, n);
+    json row = core::parse_json(line, where);
+    if (!row.is_object()) throw InvalidArgument(fmt::format("{}: expected a JSON object per line", where));
+    ++rows;
+    fn(n, row, where);
+  }
+  if (rows == 0) throw InvalidArgument(fmt::format("{}: no rows (the file is empty)", path));
+}
+
+const json* field(const json& row, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    auto it = row.find(n);
+    if (it != row.end() && !it->is_null()) return &*it;
+  }
+  return nullptr;
+}
+
+const json* label_field(const json& row) { return field(row, {"label", "labels", "ner_tags", "tags", "score"}); }
+
+std::pair<const json*, const json*> text_fields(const json& row) {
+  if (const json* a = field(row, {"sentence1", "premise", "question", "query", "text_a"})) {
+    return {a, field(row, {"sentence2", "hypothesis", "passage", "document", "text_b"})};
+  }
+  return {field(row, {"text", "sentence", "content"}), field(row, {"text_pair"})};
+}
+
+std::vector<int64_t> int_list(const json& v, const std::string& where, const char* key) {
+  if (!v.is_array()) throw InvalidArgument(fmt::format("{}: '{}' must be a list of integers", where, key));
+  std::vector<int64_t> out;
+  out.reserve(v.size());
+  for (const auto& x : v) {
+    if (!x.is_number_integer()) throw InvalidArgument(fmt::format("{}: '{}' must be a list of integers", where, key));
+    out.push_back(x.get<int64_t>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Task parse_task(const std::string& name) {
+  if (name == "seq-cls") return Task::kSeqCls;
+  if (name == "pair-cls") return Task::kPairCls;
+  if (name == "token-cls") return Task::kTokenCls;
+  throw InvalidArgument(fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls", name));
+}
+
+const char* task_name(Task t) {
+  switch (t) {
+    case Task::kSeqCls: return "seq-cls";
+    case Task::kPairCls: return "pair-cls";
+    case Task::kTokenCls: return "token-cls";
+  }
+  return "?";
+}
+
+std::optional<int64_t> LabelSet::id(const std::string& name) const {
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it == names.end()) return std::nullopt;
+  return static_cast<int64_t>(it - names.begin());
+}
+
+LabelSet scan_labels(const std::string& path, Task task, const std::vector<std::string>& fallback_names) {
+  std::set<std::string> strings;
+  int64_t max_int = -1;
+  bool any_float = false, any_list = false, any_scalar = false;
+  for_each_row(path, [&](std::size_t, const json& row, const std::string& where) {
+    const json* l = label_field(row);
+    if (!l) throw InvalidArgument(fmt::format("{}: no label (expected a 'label' field)", where));
+    auto take = [&](const json& v) {
+      if (v.is_string()) strings.insert(v.get<std::string>());
+      else if (v.is_number_integer()) max_int = std::max(max_int, v.get<int64_t>());
+      else if (v.is_number_float()) any_float = true;
+      else throw InvalidArgument(fmt::format("{}: label {} is not a name or a number", where, v.dump()));
+    };
+    if (l->is_array()) {
+      any_list = true;
+      for (const auto& v : *l) take(v);
+    } else {
+      any_scalar = true;
+      take(*l);
+    }
+  });
+  LabelSet s;
+  if (task == Task::kTokenCls) {
+    if (any_scalar) throw InvalidArgument(fmt::format("{}: token-cls rows need a list of labels per row", path));
+  } else if (any_list && any_scalar) {
+    throw InvalidArgument(fmt::format("{}: labels mix lists (multi-label) and single labels", path));
+  } else if (any_list) {
+    s.kind = LabelKind::kMulti;
+  } else if (any_float) {
+    if (!strings.empty()) throw InvalidArgument(fmt::format("{}: labels mix names and numbers", path));
+    s.kind = LabelKind::kRegression;
+    s.names = {"LABEL_0"};
+    return s;
+  }
+  if (!strings.empty() && max_int >= 0) throw InvalidArgument(fmt::format("{}: labels mix names and integers", path));
+  if (!strings.empty()) {
+    // Names the model already knows keep its order; the rest follow, sorted.
+    for (const auto& n : fallback_names) {
+      if (strings.count(n)) s.names.push_back(n);
+    }
+    for (const auto& n : strings) {
+      if (std::find(s.names.begin(), s.names.end(), n) == s.names.end()) s.names.push_back(n);
+    }
+    if (s.names.size() == strings.size() && !fallback_names.empty() &&
+        std::all_of(strings.begin(), strings.end(), [&](const std::string& n) {
+          return std::find(fallback_names.begin(), fallback_names.end(), n) != fallback_names.end();
+        })) {
+      s.names = fallback_names;  // keep the model's head as it is
+    }
+  } else {
+    const auto n = std::max<int64_t>(max_int + 1, static_cast<int64_t>(fallback_names.size()));
+    for (int64_t i = 0; i < n; ++i) {
+      s.names.push_back(i < static_cast<int64_t>(fallback_names.size()) ? fallback_names[static_cast<std::size_t>(i)]
+                                                                           : fmt::format("LABEL_{}", i));
+    }
+  }
+  return s;
+}
+
+std::vector<Example> read_examples(const std::string& path, const tokenize::Tokenizer* tok, const LabelSet& labels,
+                                   const ReadOptions& opt) {
+  std::vector<Example> out;
+  const auto num = static_cast<int64_t>(labels.names.size());
+  for_each_row(path, [&](std::size_t line, const json& row, const std::string& where) {
+    Example ex;
+    ex.line = line;
+    if (const json* ids = field(row, {"input_ids"})) {
+      ex.input_ids = int_list(*ids, where, "input_ids");
+      std::vector<int64_t> mask(ex.input_ids.size(), 1), types(ex.input_ids.size(), 0);
+      if (const json* m = field(row, {"attention_mask"})) mask = int_list(*m, where, "attention_mask");
+      if (const json* t = field(row, {"token_type_ids"})) types = int_list(*t, where, "token_type_ids");
+      if (mask.size() != ex.input_ids.size() || types.size() != ex.input_ids.size()) {
+        throw InvalidArgument(fmt::format("{}: attention_mask/token_type_ids must have input_ids' length {}", where,
+                                          ex.input_ids.size()));
+      }
+      std::vector<int64_t> kept_ids, kept_types;
+      std::vector<std::size_t> kept_pos;
+      for (std::size_t i = 0; i < mask.size(); ++i) {
+        if (mask[i] == 0) continue;
+        kept_ids.push_back(ex.input_ids[i]);
+        kept_types.push_back(types[i]);
+        kept_pos.push_back(i);
+      }
+      ex.input_ids = std::move(kept_ids);
+      ex.token_type_ids = std::move(kept_types);
+      if (opt.task == Task::kTokenCls) {
+        const json* l = label_field(row);
+        if (!l || !l->is_array()) throw InvalidArgument(fmt::format("{}: token-cls rows need a 'labels' list", where));
+        auto all = int_list(*l, where, "labels");
+        if (all.size() != mask.size()) {
+          throw InvalidArgument(fmt::format("{}: {} labels for {} input_ids", where, all.size(), mask.size()));
+        }
+        for (auto p : kept_pos) ex.labels.push_back(all[p]);
+        for (auto v : ex.labels) {
+          if (v != -100 && (v < 0 || v >= num)) {
+            throw InvalidArgument(fmt::format("{}: label {} is outside [0, {})", where, v, num));
+          }
+        }
+        out.push_back(std::move(ex));
+        return;
+      }
+    } else {
+      if (opt.task == Task::kTokenCls) {
+        throw InvalidArgument(fmt::format("{}: token-cls rows must be pre-tokenized (input_ids + labels per token)", where));
+      }
+      if (!tok) throw InvalidArgument(fmt::format("{}: a text row needs the model's tokenizer", where));
+      auto [a, b] = text_fields(row);
+      if (!a || !a->is_string()) {
+        throw InvalidArgument(fmt::format("{}: no text (expected 'text', 'sentence', 'sentence1'/'sentence2', "
+                                          "'premise'/'hypothesis' or 'input_ids')", where));
+      }
+      if (opt.task == Task::kPairCls && (!b || !b->is_string())) {
+        throw InvalidArgument(fmt::format("{}: pair-cls needs a second text ('text_pair', 'sentence2', 'hypothesis')", where));
+      }
+      const std::string text = a->get<std::string>();
+      std::string pair;
+      if (b && b->is_string()) pair = b->get<std::string>();
+      auto enc = tasks::encode_truncated(*tok, text, b && b->is_string() ? &pair : nullptr, opt.max_length, opt.truncated);
+      ex.input_ids.assign(enc.ids.begin(), enc.ids.end());
+      ex.token_type_ids.assign(enc.type_ids.begin(), enc.type_ids.end());
+    }
+    if (ex.input_ids.size() > opt.max_length) {
+      throw InvalidArgument(fmt::format("{}: {} input_ids, more than the model takes ({})", where, ex.input_ids.size(),
+                                        opt.max_length));
+    }
+    const json* l = label_field(row);
+    if (!l) throw InvalidArgument(fmt::format("{}: no label", where));
+    auto class_id = [&](const json& v) -> int64_t {
+      if (v.is_string()) {
+        auto id = labels.id(v.get<std::string>());
+        if (!id) {
+          throw InvalidArgument(fmt::format("{}: unknown label '{}' (the model's labels: {})", where, v.get<std::string>(),
+                                            fmt::join(labels.names, ", ")));
+        }
+        return *id;
+      }
+      if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < num) return v.get<int64_t>();
+      throw InvalidArgument(fmt::format("{}: label {} is not one of the {} labels", where, v.dump(), num));
+    };
+    switch (labels.kind) {
+      case LabelKind::kRegression:
+        if (!l->is_number()) throw InvalidArgument(fmt::format("{}: regression label {} is not a number", where, l->dump()));
+        ex.targets = {l->get<float>()};
+        break;
+      case LabelKind::kMulti:
+        if (!l->is_array()) throw InvalidArgument(fmt::format("{}: multi-label rows need a list of labels", where));
+        ex.targets.assign(static_cast<std::size_t>(num), 0.0f);
+        for (const auto& v : *l) ex.targets[static_cast<std::size_t>(class_id(v))] = 1.0f;
+        break;
+      case LabelKind::kSingle: ex.labels = {class_id(*l)}; break;
+    }
+    out.push_back(std::move(ex));
+  });
+  return out;
+}
+
+}  // namespace xling::train

@@ -1,0 +1,22 @@
+// Loss functions shared by the trainers, each as its reference library defines it.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace xling::train {
+
+// Token-level cross-entropy over logits (..., V) and labels (...) with -100 ignored, averaged over
+// the labelled tokens; label_smoothing as torch.nn.functional.cross_entropy (and HF's
+// LabelSmoother, which is the same quantity): (1 - e) * nll + e * mean_v(-log p_v).
+torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing = 0.0);
+
+// sentence-transformers' MultipleNegativesRankingLoss: scores = scale * cos(a_i, b_j) (B, B),
+// cross-entropy with the diagonal as targets (in-batch negatives). `symmetric` adds the b->a
+// direction and averages both (MultipleNegativesSymmetricRankingLoss); `margin` is subtracted
+// from the positive pair's cosine (LaBSE's additive margin). Extra hard negatives, when given
+// as `negatives` (B, D), join the candidates of the a->b direction.
+torch::Tensor multiple_negatives_ranking_loss(const torch::Tensor& a, const torch::Tensor& b, double scale = 20.0,
+                                              bool symmetric = false, double margin = 0.0,
+                                              const torch::Tensor& negatives = {});
+
+}  // namespace xling::train

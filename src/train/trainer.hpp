@@ -1,0 +1,69 @@
+// `xling finetune`: the training loop for encoder tasks (seq-cls, pair-cls, token-cls). Loads a
+// checkpoint into the task's head class (a new head is initialised as HF does and reported),
+// runs AdamW with a warmup schedule, clipping and accumulation, logs one JSON line per update,
+// evaluates dev files and writes an HF directory that transformers loads as its own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "train/data.hpp"
+#include "train/schedule.hpp"
+
+namespace xling::train {
+
+struct TrainOptions {
+  Task task = Task::kSeqCls;
+  std::string model_dir, train_path, output_dir;
+  std::vector<std::string> eval_paths;  // dev/test files, evaluated at the end (and every eval_steps)
+  int epochs = 3;
+  int64_t max_steps = 0;  // > 0 overrides epochs
+  std::size_t batch_size = 8;
+  int grad_accum = 1;
+  double lr = 5e-5, weight_decay = 0.0, max_grad_norm = 1.0;
+  int64_t warmup_steps = 0;
+  Schedule schedule = Schedule::kLinear;
+  bool decay_all = false;  // weight decay on biases and norms too (plain torch AdamW)
+  uint64_t seed = 42;
+  bool shuffle = true;  // false: file order exactly, no length bucketing
+  std::size_t max_length = 0;  // 0 = the model's maximum
+  int64_t eval_steps = 0;
+  std::string log_path;        // JSONL: {step, loss, grad_norm, lr, epoch} per update; {eval, step, rows, loss, accuracy, macro_f1} per evaluation
+  std::string dump_grads_dir;  // gradients of the first update (before clipping) as grads.safetensors
+  bool dry_run = false;
+  bool quiet = false;
+  torch::Device device = torch::kCPU;
+};
+
+struct StepRecord {
+  int64_t step = 0;
+  double loss = 0, grad_norm = 0, lr = 0, epoch = 0;
+};
+
+struct EvalRecord {
+  std::string file;
+  int64_t step = 0;
+  std::size_t examples = 0;
+  double loss = 0, accuracy = 0, macro_f1 = 0;  // token-cls: over labelled tokens
+};
+
+struct TrainResult {
+  std::vector<StepRecord> steps;
+  std::vector<EvalRecord> evals;
+  int64_t trainable_params = 0, total_params = 0, planned_steps = 0;
+  double train_seconds = 0;  // the update loop, evaluations included
+  std::vector<std::string> initialized, unused;  // new head weights / checkpoint tensors left out
+};
+
+// Runs the whole job; `report` receives human-readable lines (plan, load report, evals).
+TrainResult finetune(const TrainOptions& options, const std::function<void(const std::string&)>& report = {});
+
+// HF head class for `task` in the family of `architecture` ("XLMRobertaModel" + seq-cls ->
+// "XLMRobertaForSequenceClassification").
+std::string head_architecture(const std::string& architecture, Task task);
+
+}  // namespace xling::train
