@@ -77,6 +77,11 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--no-shuffle{false}", t.shuffle, "Keep the file order exactly (no shuffling, no length bucketing)");
   sub->add_option("--max-length", t.max_length, "Truncate texts to N tokens (default: the model's maximum)");
   sub->add_option("--eval-steps", t.eval_steps, "Evaluate the --eval files every N updates (0 = at the end only)");
+  sub->add_option("--save-steps", t.save_steps,
+                  "Every N updates write OUTPUT/checkpoint-N (model + optimizer/data/RNG state) for --resume");
+  sub->add_option("--save-total-limit", t.save_total_limit, "Keep only the last N checkpoints (0 = all)");
+  sub->add_flag("--resume", t.resume,
+                "Continue from the newest OUTPUT/checkpoint-N (same options): the result equals an uninterrupted run");
   sub->add_option("--log", t.log_path, "JSONL log: one {step, loss, grad_norm, lr, epoch} line per update");
   sub->add_option("--dump-grads", t.dump_grads_dir, "Write the first update's gradients (before clipping) to DIR/grads.safetensors");
   sub->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -17,7 +19,9 @@
 #include "core/memory.hpp"
 #include "core/progress.hpp"
 #include "io/bert_config.hpp"
+#include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
+#include "layers/weights.hpp"
 #include "metrics/classification.hpp"
 #include "models/registry.hpp"
 #include "tasks/batching.hpp"
@@ -155,6 +159,28 @@ void save_hf_dir(const fs::path& dir, const models::LoadedModel& m, const std::s
   }
 }
 
+// Newest complete checkpoint-N folder of `output` (empty when none).
+std::string latest_checkpoint(const std::string& output) {
+  std::error_code ec;
+  if (!fs::is_directory(output, ec)) return "";
+  int64_t best = -1;
+  std::string path;
+  for (const auto& e : fs::directory_iterator(output, ec)) {
+    const auto name = e.path().filename().string();
+    if (!e.is_directory() || name.rfind("checkpoint-", 0) != 0) continue;
+    if (!fs::exists(e.path() / "trainer_state.json")) continue;
+    try {
+      const int64_t n = std::stoll(name.substr(11));
+      if (n > best) {
+        best = n;
+        path = e.path().string();
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  return path;
+}
+
 }  // namespace
 
 std::string head_architecture(const std::string& arch, Task task) {
@@ -212,7 +238,14 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
   lo.problem_type = problem_type;
   lo.init_seed = opt.seed;
   lo.device = opt.device;
-  models::LoadedModel m = models::load_model(opt.model_dir, lo);
+  std::string resume_from;
+  if (opt.resume) {
+    if (opt.output_dir.empty()) throw InvalidArgument("--resume needs --output (where the checkpoints are)");
+    resume_from = latest_checkpoint(opt.output_dir);
+    if (resume_from.empty()) report(fmt::format("--resume: no checkpoint in {}; starting from the beginning", opt.output_dir));
+    else report(fmt::format("resuming from {}", resume_from));
+  }
+  models::LoadedModel m = models::load_model(resume_from.empty() ? opt.model_dir : resume_from, lo);
   result.initialized = m.report.initialized;
   result.unused = m.report.unused;
   if (!m.report.initialized.empty()) {
@@ -259,9 +292,78 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
 
   torch::manual_seed(opt.seed);
   AdamW optimizer(params, decay, AdamWOptions{0.9, 0.999, 1e-8, opt.weight_decay});
+  int start_epoch = 0;
+  std::size_t start_batch = 0;
+  int64_t step = 0;
+  std::string log_text;
+  if (!resume_from.empty()) {
+    auto state = core::read_json_file((fs::path(resume_from) / "trainer_state.json").string());
+    step = state.at("step").get<int64_t>();
+    start_epoch = state.at("epoch").get<int>();
+    start_batch = state.at("batch").get<std::size_t>();
+    log_text = state.value("log", "");
+    if (state.value("seed", opt.seed) != opt.seed || state.value("batch_size", opt.batch_size) != opt.batch_size ||
+        state.value("planned_steps", total) != total) {
+      throw InvalidArgument(fmt::format("{}: saved with another --seed, --batch-size or step count; resume with the "
+                                        "options of the interrupted run", resume_from));
+    }
+    auto opt_file = io::Checkpoint::open((fs::path(resume_from) / "optimizer.safetensors").string());
+    std::map<std::string, torch::Tensor> moments;
+    for (const auto& n : opt_file.names()) {
+      if (n != "rng_state") moments[n] = layers::tensor_from_view(opt_file.at(n), opt_file.owner(n));
+    }
+    optimizer.load_state(moments, step);
+    if (opt_file.find("rng_state")) {
+      auto rng = layers::tensor_from_view(opt_file.at("rng_state"), opt_file.owner("rng_state")).clone();
+      auto gen = at::globalContext().defaultGenerator(torch::kCPU);  // a handle to the global generator
+      gen.set_state(rng);
+    }
+  }
   std::unique_ptr<core::AtomicFile> log;
   if (!opt.log_path.empty()) log = std::make_unique<core::AtomicFile>(opt.log_path);
-  std::string log_text;
+  const bool keep_log = log || opt.save_steps > 0;
+
+  // OUTPUT/checkpoint-<step>: model dir + trainer state; `next_epoch`/`next_batch` say where the
+  // data order continues.
+  auto save_checkpoint = [&](int next_epoch, std::size_t next_batch) {
+    const fs::path final_dir = fs::path(opt.output_dir) / fmt::format("checkpoint-{}", step);
+    const fs::path tmp_dir = fs::path(opt.output_dir) / fmt::format(".checkpoint-{}.tmp", step);
+    fs::remove_all(tmp_dir);
+    save_hf_dir(tmp_dir, m, opt.model_dir, labels.names, problem_type);
+    const auto moments = optimizer.state();
+    {
+      std::vector<torch::Tensor> keep;
+      std::vector<io::TensorToWrite> out;
+      for (const auto& [name, t] : moments) {
+        keep.push_back(t.detach().to(torch::kCPU).contiguous());
+        out.push_back({name, DType::kF32, keep.back().sizes().vec(), keep.back().data_ptr(),
+                       static_cast<std::size_t>(keep.back().nbytes())});
+      }
+      keep.push_back(at::globalContext().defaultGenerator(torch::kCPU).get_state().contiguous());
+      out.push_back({"rng_state", DType::kU8, keep.back().sizes().vec(), keep.back().data_ptr(),
+                     static_cast<std::size_t>(keep.back().nbytes())});
+      io::write_safetensors((tmp_dir / "optimizer.safetensors").string(), out);
+    }
+    nlohmann::json state = {{"step", step},           {"epoch", next_epoch},     {"batch", next_batch},
+                            {"seed", opt.seed},       {"batch_size", opt.batch_size}, {"planned_steps", total},
+                            {"log", log_text}};
+    write_json(tmp_dir / "trainer_state.json", state);
+    fs::remove_all(final_dir);
+    fs::rename(tmp_dir, final_dir);
+    if (opt.save_total_limit > 0) {  // drop the oldest beyond the limit
+      std::vector<std::pair<int64_t, fs::path>> all;
+      for (const auto& e : fs::directory_iterator(opt.output_dir)) {
+        const auto name = e.path().filename().string();
+        if (e.is_directory() && name.rfind("checkpoint-", 0) == 0) all.emplace_back(std::stoll(name.substr(11)), e.path());
+      }
+      std::sort(all.begin(), all.end());
+      for (std::size_t i = 0; i + static_cast<std::size_t>(opt.save_total_limit) < all.size(); ++i) fs::remove_all(all[i].second);
+    }
+    // For the kill-and-resume test: die right after a complete checkpoint, as SIGKILL would.
+    if (const char* kill_at = std::getenv("XLING_TEST_KILL_AFTER_CHECKPOINT")) {
+      if (std::to_string(step) == kill_at) std::raise(SIGKILL);
+    }
+  };
 
   auto evaluate = [&](int64_t step) {
     torch::NoGradGuard ng;
@@ -304,7 +406,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
         r.macro_f1 = metrics::f1_score(truth, pred, metrics::Average::kMacro);
       }
       result.evals.push_back(r);
-      if (log) {
+      if (keep_log) {
         log_text += nlohmann::json({{"eval", r.file}, {"step", r.step}, {"rows", r.examples}, {"loss", r.loss},
                                     {"accuracy", r.accuracy}, {"macro_f1", r.macro_f1}})
                         .dump() +
@@ -316,15 +418,17 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
     m.module->train();
   };
 
-  if (opt.eval_steps > 0) evaluate(0);  // the starting point, to see training help
+  if (opt.eval_steps > 0 && step == 0) evaluate(0);  // the starting point, to see training help
   m.module->train();
   core::Progress progress("finetune", static_cast<std::size_t>(total), !opt.quiet);
-  int64_t step = 0;
   std::size_t seen_rows = 0, seen_tokens = 0;
+  const int64_t first_step = step;  // > 0 when resumed
   const auto t_start = std::chrono::steady_clock::now();
-  for (int epoch = 0; step < total; ++epoch) {
+  progress.advance(static_cast<std::size_t>(step));
+  for (int epoch = start_epoch; step < total; ++epoch) {
     auto batches = epoch_batches(train_rows, opt.batch_size, opt.shuffle, opt.seed, epoch);
-    for (std::size_t bi = 0; bi + static_cast<std::size_t>(opt.grad_accum) <= batches.size() && step < total;
+    for (std::size_t bi = epoch == start_epoch ? start_batch : 0;
+         bi + static_cast<std::size_t>(opt.grad_accum) <= batches.size() && step < total;
          bi += static_cast<std::size_t>(opt.grad_accum)) {
       optimizer.zero_grad();
       double loss_sum = 0;
@@ -351,7 +455,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       StepRecord rec{step, loss_sum / opt.grad_accum, norm, lr,
                      epoch + static_cast<double>(bi + static_cast<std::size_t>(opt.grad_accum)) / static_cast<double>(batches.size())};
       result.steps.push_back(rec);
-      if (log) {
+      if (keep_log) {
         nlohmann::json line = {{"step", rec.step}, {"loss", rec.loss}, {"grad_norm", rec.grad_norm}, {"lr", rec.lr},
                                {"epoch", rec.epoch}};
         log_text += line.dump() + "\n";
@@ -359,12 +463,18 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       progress.set_label(fmt::format("finetune epoch {:.2f} loss {:.4f} lr {:.2e}", rec.epoch, rec.loss, rec.lr));
       progress.advance();
       if (opt.eval_steps > 0 && step % opt.eval_steps == 0 && step < total) evaluate(step);
+      if (opt.save_steps > 0 && step % opt.save_steps == 0 && step < total && !opt.output_dir.empty()) {
+        const std::size_t next = bi + static_cast<std::size_t>(opt.grad_accum);
+        if (next + static_cast<std::size_t>(opt.grad_accum) <= batches.size()) save_checkpoint(epoch, next);
+        else save_checkpoint(epoch + 1, 0);
+      }
     }
     if (batches.empty()) break;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   result.train_seconds = secs;
-  report(fmt::format("trained {} updates in {:.2f} s: {:.1f} samples/s, {:.0f} tokens/s; peak RSS {:.0f} MB", step, secs,
+  report(fmt::format("trained {} updates{} in {:.2f} s: {:.1f} samples/s, {:.0f} tokens/s; peak RSS {:.0f} MB",
+                     step - first_step, first_step ? fmt::format(" (resumed after {})", first_step) : "", secs,
                      static_cast<double>(seen_rows) / secs, static_cast<double>(seen_tokens) / secs,
                      static_cast<double>(core::peak_rss_bytes()) / 1e6));
   if (log) {

@@ -32,6 +32,14 @@ struct TrainOptions {
   bool shuffle = true;  // false: file order exactly, no length bucketing
   std::size_t max_length = 0;  // 0 = the model's maximum
   int64_t eval_steps = 0;
+  // Every N updates, OUTPUT/checkpoint-<step>/: the model as an HF directory plus the trainer
+  // state (optimizer moments, step, data position, RNG, log so far), written to a temporary
+  // folder and renamed, so a killed run leaves only complete checkpoints.
+  int64_t save_steps = 0;
+  int64_t save_total_limit = 0;  // keep only the last N checkpoints (0 = all)
+  // Continue from the newest OUTPUT/checkpoint-* with the same options: the final weights and
+  // log equal an uninterrupted run's.
+  bool resume = false;
   std::string log_path;        // JSONL: {step, loss, grad_norm, lr, epoch} per update; {eval, step, rows, loss, accuracy, macro_f1} per evaluation
   std::string dump_grads_dir;  // gradients of the first update (before clipping) as grads.safetensors
   bool dry_run = false;

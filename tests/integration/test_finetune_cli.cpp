@@ -94,3 +94,46 @@ TEST(FinetuneCli, SameSeedSameRunAndDryRunWritesNothing) {
   EXPECT_NE(e.err.find("bad.jsonl:2"), std::string::npos) << e.err;
   EXPECT_FALSE(fs::exists(tmp.file("c")));
 }
+
+// A run killed with SIGKILL right after a checkpoint and resumed gives the uninterrupted run's
+// weights and log byte for byte (shuffled data, dropout on: data position and RNG restored).
+TEST(FinetuneCli, KilledRunResumesToTheSameWeights) {
+  xling::testing::ScratchDir tmp;
+  split_data(fs::path(XLING_SOURCE_DIR) / "examples/eval/data/classification", 20, tmp.file("train.jsonl"),
+             tmp.file("dev.jsonl"));
+  // The fixture model with dropout switched on.
+  const fs::path src = fs::path(XLING_FIXTURES) / "sentence_transformers/e5_like_mean";
+  fs::create_directories(tmp.file("model"));
+  for (const char* f : {"model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
+    if (fs::exists(src / f)) fs::copy_file(src / f, fs::path(tmp.file("model")) / f);
+  }
+  auto cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
+  cfg["hidden_dropout_prob"] = 0.1;
+  cfg["attention_probs_dropout_prob"] = 0.1;
+  std::ofstream(tmp.file("model/config.json")) << cfg.dump(2);
+  auto args = [&](const std::string& out) {
+    return std::vector<std::string>{"finetune", "-m", tmp.file("model"), "--train", tmp.file("train.jsonl"), "-o",
+                                    tmp.file(out), "--max-steps", "25", "--batch-size", "8", "--lr", "2e-3",
+                                    "--save-steps", "6", "--seed", "3", "--log", tmp.file(out + ".jsonl"), "-q"};
+  };
+  auto full = xling_run(args("full"));
+  ASSERT_EQ(full.code, 0) << full.err;
+  using xling::testing::shell_quote;
+  std::string cmd = "XLING_TEST_KILL_AFTER_CHECKPOINT=12 " + shell_quote(XLING_BIN);
+  for (const auto& a : args("cut")) cmd += " " + shell_quote(a);
+  auto killed = xling::testing::run_shell(cmd + " </dev/null");
+  EXPECT_NE(killed.code, 0);  // died by SIGKILL
+  EXPECT_TRUE(fs::exists(tmp.file("cut/checkpoint-12/trainer_state.json")));
+  EXPECT_FALSE(fs::exists(tmp.file("cut/model.safetensors")));
+  auto resume_args = args("cut");
+  resume_args.push_back("--resume");
+  auto resumed = xling_run(resume_args);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(bytes(tmp.file("full/model.safetensors")), bytes(tmp.file("cut/model.safetensors")));
+  EXPECT_EQ(lines_of(tmp.file("full.jsonl")), lines_of(tmp.file("cut.jsonl")));
+}
