@@ -85,6 +85,13 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--log", t.log_path, "JSONL log: one {step, loss, grad_norm, lr, epoch} line per update");
   sub->add_option("--dump-grads", t.dump_grads_dir, "Write the first update's gradients (before clipping) to DIR/grads.safetensors");
   sub->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--peft", t.peft, "none (all weights), lora (LoRA + head; saves a PEFT adapter), bitfit (biases + head)")
+      ->capture_default_str();
+  sub->add_option("--lora-r", t.lora_r, "LoRA rank")->capture_default_str();
+  sub->add_option("--lora-alpha", t.lora_alpha, "LoRA alpha (scaling = alpha / r)")->capture_default_str();
+  sub->add_option("--lora-targets", t.lora_targets, "Linear layers given LoRA, by name suffix (comma-separated)")
+      ->delimiter(',');
+  sub->add_flag("--merge-adapter", t.merge_adapter, "With --peft lora: save the merged full model instead of the adapter");
   sub->add_flag("--dry-run", t.dry_run, "Print the plan (rows, tokens, updates, parameters) and stop");
   sub->add_flag("--quiet,-q", t.quiet, "No progress bar");
   commands.push_back({sub, [opt] { return run_finetune(*opt); }});

@@ -1,6 +1,8 @@
 // `xling forward`: run a model class on named input tensors and write HF's named outputs --
 // the parity tool (compare with `xling diff --mask-key attention_mask`).
+#include <algorithm>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,10 +10,12 @@
 
 #include "cli/common.hpp"
 #include "io/checkpoint.hpp"
+#include "io/config.hpp"
 #include "io/safetensors_writer.hpp"
 #include "layers/weights.hpp"
 #include "models/peft.hpp"
 #include "models/registry.hpp"
+#include "train/trainer.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::cli {
@@ -24,13 +28,36 @@ struct ForwardOptions {
 
 int run_forward(const ForwardOptions& opt) {
   if (opt.merge && opt.adapter.empty()) throw InvalidArgument("--merge needs --adapter DIR");
+  std::optional<models::PeftAdapter> adapter;
+  if (!opt.adapter.empty()) adapter = models::load_adapter(opt.adapter);
   models::LoadedModel m = models::load_model(opt.model, [&] {
     auto o = models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device));
     o.architecture = opt.cls;
+    if (adapter) {
+      // PEFT's flow: the base model in the adapter's task class, whose head (modules_to_save)
+      // comes from the adapter; weights in neither are an error below.
+      o.strict = false;
+      const auto& task = adapter->config.task_type;
+      if (o.architecture.empty() && (task == "SEQ_CLS" || task == "TOKEN_CLS")) {
+        auto cfg = io::load_config_any(opt.model);
+        if (!cfg->architectures.empty()) {
+          o.architecture = train::head_architecture(cfg->architectures.front(),
+                                                    task == "SEQ_CLS" ? train::Task::kSeqCls : train::Task::kTokenCls);
+        }
+      }
+    }
     return o;
   }());
-  if (!opt.adapter.empty()) {
-    models::ApplyReport applied = models::apply_adapter(m, models::load_adapter(opt.adapter));
+  if (adapter) {
+    models::ApplyReport applied = models::apply_adapter(m, *adapter);
+    std::vector<std::string> absent;
+    for (const auto& name : m.report.initialized) {
+      if (std::find(applied.replaced.begin(), applied.replaced.end(), name) == applied.replaced.end()) absent.push_back(name);
+    }
+    if (!absent.empty()) {
+      throw InvalidArgument(fmt::format("{} ({}) and the adapter {} together lack: {}", opt.model, m.architecture,
+                                        opt.adapter, fmt::join(absent, ", ")));
+    }
     const int merged = opt.merge ? models::merge_adapter(*m.module) : 0;
     std::cerr << fmt::format("xling forward: adapter {}: LoRA on {} modules{}, {} parameters replaced\n", opt.adapter,
                              applied.lora_modules.size(), opt.merge ? fmt::format(" ({} merged)", merged) : "",

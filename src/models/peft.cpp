@@ -98,6 +98,14 @@ bool LoraConfig::targets(const std::string& name) const {
   const bool selected = target_modules_regex ? std::regex_match(name, std::regex(*target_modules_regex))
                                              : matches_suffix(name, target_modules);
   if (!selected) return false;
+  // Modules saved whole (modules_to_save, e.g. the classifier head) get no LoRA: PEFT wraps them
+  // for full training before injecting LoRA elsewhere.
+  for (const auto& keep : modules_to_save) {
+    if (name == keep || name.rfind(keep + ".", 0) == 0 || name.find("." + keep + ".") != std::string::npos ||
+        name.ends_with("." + keep)) {
+      return false;
+    }
+  }
   if (exclude_modules_regex ? std::regex_match(name, std::regex(*exclude_modules_regex))
                             : matches_suffix(name, exclude_modules)) {
     return false;

@@ -23,6 +23,8 @@
 #include "io/safetensors_writer.hpp"
 #include "layers/weights.hpp"
 #include "metrics/classification.hpp"
+#include "layers/modules.hpp"
+#include "models/peft.hpp"
 #include "models/registry.hpp"
 #include "tasks/batching.hpp"
 #include "train/adamw.hpp"
@@ -130,8 +132,23 @@ void write_tensors(const fs::path& path, const std::vector<std::pair<std::string
 
 // An HF model directory: config.json (architectures, labels, problem_type updated),
 // model.safetensors (every parameter under its HF name) and the tokenizer files.
+void save_hf_config_and_tokenizer(const fs::path& dir, const models::LoadedModel& m, const std::string& source_dir,
+                                  const std::vector<std::string>& labels, const std::string& problem_type);
+
 void save_hf_dir(const fs::path& dir, const models::LoadedModel& m, const std::string& source_dir,
                  const std::vector<std::string>& labels, const std::string& problem_type) {
+  save_hf_config_and_tokenizer(dir, m, source_dir, labels, problem_type);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& p : m.module->named_parameters()) {
+    if (p.key().find(".lora_A.") != std::string::npos || p.key().find(".lora_B.") != std::string::npos) continue;
+    named.emplace_back(p.key(), p.value());
+  }
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  write_tensors(dir / "model.safetensors", named);
+}
+
+void save_hf_config_and_tokenizer(const fs::path& dir, const models::LoadedModel& m, const std::string& source_dir,
+                                  const std::vector<std::string>& labels, const std::string& problem_type) {
   fs::create_directories(dir);
   auto cfg = core::read_json_file((fs::path(source_dir) / "config.json").string());
   cfg["architectures"] = {m.architecture};
@@ -145,10 +162,6 @@ void save_hf_dir(const fs::path& dir, const models::LoadedModel& m, const std::s
   if (!problem_type.empty()) cfg["problem_type"] = problem_type;
   cfg.erase("num_labels");
   write_json(dir / "config.json", cfg);
-  std::vector<std::pair<std::string, torch::Tensor>> named;
-  for (const auto& p : m.module->named_parameters()) named.emplace_back(p.key(), p.value());
-  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  write_tensors(dir / "model.safetensors", named);
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model",
                         "spiece.model", "vocab.txt", "vocab.json", "merges.txt", "added_tokens.json"}) {
     std::error_code ec;
@@ -264,15 +277,58 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       }
     }
   }
-  // Parameters: all trainable (full fine-tuning); HF names.
+  // PEFT: LoRA on the targeted Linear layers (A ~ kaiming-uniform as PEFT initialises it, B = 0,
+  // so training starts from the loaded model's function).
+  if (opt.peft != "none" && opt.peft != "lora" && opt.peft != "bitfit") {
+    throw InvalidArgument(fmt::format("--peft '{}' is not one of none, lora, bitfit", opt.peft));
+  }
+  models::LoraConfig lora;
+  if (opt.peft == "lora") {
+    if (opt.lora_r < 1) throw InvalidArgument("--lora-r must be at least 1");
+    lora.r = opt.lora_r;
+    lora.lora_alpha = opt.lora_alpha;
+    lora.target_modules = opt.lora_targets;
+    lora.modules_to_save = {"classifier"};
+    lora.task_type = opt.task == Task::kTokenCls ? "TOKEN_CLS" : "SEQ_CLS";
+    lora.base_model_name_or_path = opt.model_dir;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed + 17);
+    int n = 0;
+    torch::NoGradGuard ng;
+    for (const auto& item : m.module->named_modules()) {
+      auto* lin = dynamic_cast<layers::LinearImpl*>(item.value().get());
+      if (!lin || item.key().rfind("classifier", 0) == 0) continue;
+      bool hit = false;
+      for (const auto& t : opt.lora_targets) hit = hit || item.key() == t || item.key().ends_with("." + t);
+      if (!hit) continue;
+      const auto in = lin->weight.size(1), out_dim = lin->weight.size(0);
+      const double bound = 1.0 / std::sqrt(static_cast<double>(in));  // kaiming_uniform_(a=sqrt(5))
+      auto a = torch::empty({opt.lora_r, in}, lin->weight.options()).uniform_(-bound, bound, gen);
+      auto b = torch::zeros({out_dim, opt.lora_r}, lin->weight.options());
+      lin->set_lora(a, b, opt.lora_alpha / static_cast<double>(opt.lora_r));
+      ++n;
+    }
+    if (n == 0) {
+      throw InvalidArgument(fmt::format("--lora-targets {} match no Linear layer of {}", fmt::join(opt.lora_targets, ","),
+                                        m.architecture));
+    }
+  }
+  auto trainable = [&](const std::string& name) {
+    if (opt.peft == "none") return true;
+    if (name.rfind("classifier", 0) == 0) return true;  // the task head always trains
+    if (opt.peft == "lora") return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos;
+    return name.ends_with("bias");  // bitfit
+  };
+  // Parameters: HF names; frozen ones keep requires_grad off and stay out of the optimizer.
   std::vector<std::pair<std::string, torch::Tensor>> params;
   std::vector<bool> decay;
   for (auto& p : m.module->named_parameters()) {
+    result.total_params += p.value().numel();
+    const bool train_it = trainable(p.key());
     // Mapped checkpoint tensors are copy-on-write: training writes only touch private pages.
-    p.value().set_requires_grad(true);
+    p.value().set_requires_grad(train_it);
+    if (!train_it) continue;
     params.emplace_back(p.key(), p.value());
     decay.push_back(decays(p.key(), opt.decay_all));
-    result.total_params += p.value().numel();
     result.trainable_params += p.value().numel();
   }
   const int64_t pad_id = tok ? tok->default_padding().pad_id : m.config->pad_token_id.value_or(0);
@@ -495,7 +551,17 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
     }
   }
   m.module->eval();
-  if (!opt.output_dir.empty()) save_hf_dir(opt.output_dir, m, opt.model_dir, labels.names, problem_type);
+  if (!opt.output_dir.empty()) {
+    if (opt.peft == "lora" && !opt.merge_adapter) {
+      // PEFT's layout: adapter_config.json + adapter_model.safetensors (LoRA + the head), loadable
+      // by peft.PeftModel and `xling forward --adapter`; config/tokenizer for convenience.
+      models::save_adapter(opt.output_dir, *m.module, lora, models::base_model_prefix(*m.module));
+      save_hf_config_and_tokenizer(opt.output_dir, m, opt.model_dir, labels.names, problem_type);
+    } else {
+      if (opt.peft == "lora") models::merge_adapter(*m.module);
+      save_hf_dir(opt.output_dir, m, opt.model_dir, labels.names, problem_type);
+    }
+  }
   return result;
 }
 

@@ -42,6 +42,14 @@ struct TrainOptions {
   bool resume = false;
   std::string log_path;        // JSONL: {step, loss, grad_norm, lr, epoch} per update; {eval, step, rows, loss, accuracy, macro_f1} per evaluation
   std::string dump_grads_dir;  // gradients of the first update (before clipping) as grads.safetensors
+  // Parameter-efficient fine-tuning: "none" (all weights), "lora" (LoRA on the Linear layers
+  // named in lora_targets, plus the task head; saved in PEFT's adapter format), "bitfit" (biases
+  // plus the task head; saved as a full model).
+  std::string peft = "none";
+  int64_t lora_r = 8;
+  double lora_alpha = 16;
+  std::vector<std::string> lora_targets = {"query", "value"};
+  bool merge_adapter = false;  // lora: save the merged full model instead of the adapter
   bool dry_run = false;
   bool quiet = false;
   torch::Device device = torch::kCPU;

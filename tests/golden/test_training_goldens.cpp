@@ -14,6 +14,7 @@
 #include "io/checkpoint.hpp"
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
+#include "models/peft.hpp"
 #include "models/registry.hpp"
 #include "tasks/sentence_encoder.hpp"
 #include "train/losses.hpp"
@@ -284,4 +285,60 @@ TEST(WeightArithmetic, AverageAndMerge) {
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("missing in"), std::string::npos) << e.what();
   }
+}
+
+// LoRA and BitFit train only what they should, and what they save reloads to the same outputs:
+// the LoRA adapter (PEFT format) applied to the base, merged into it, or saved merged by the
+// trainer; BitFit's full model with every non-bias, non-head weight unchanged.
+TEST(TrainingPeft, LoraAndBitFitSaveAndReloadIdentically) {
+  layers::set_threads(0);
+  xling::testing::ScratchDir tmp;
+  const fs::path base = fs::path(XLING_FIXTURES) / "sentence_transformers" / "e5_like_mean";
+  std::ofstream(tmp.file("t.jsonl"))
+      << "{\"text\": \"Deutschland\", \"label\": \"country\"}\n{\"text\": \"Deutsch\", \"label\": \"language\"}\n"
+         "{\"text\": \"Frankreich\", \"label\": \"country\"}\n{\"text\": \"Französisch\", \"label\": \"language\"}\n";
+  auto train_with = [&](const std::string& peft, const std::string& out, bool merge) {
+    train::TrainOptions o;
+    o.model_dir = base.string();
+    o.train_path = tmp.file("t.jsonl");
+    o.output_dir = tmp.file(out);
+    o.max_steps = 12;
+    o.batch_size = 2;
+    o.lr = 1e-2;
+    o.peft = peft;
+    o.lora_r = 4;
+    o.merge_adapter = merge;
+    o.quiet = true;
+    return train::finetune(o);
+  };
+  auto lora = train_with("lora", "lora", false);
+  EXPECT_LT(lora.trainable_params * 20, lora.total_params);  // a small fraction
+  EXPECT_TRUE(fs::exists(tmp.file("lora/adapter_config.json")));
+  EXPECT_FALSE(fs::exists(tmp.file("lora/model.safetensors")));
+  train_with("lora", "lora_merged", true);
+  train_with("bitfit", "bitfit", false);
+  models::NamedTensors in = {{"input_ids", torch::tensor({{0, 2391, 83, 5, 2}, {0, 61, 1631, 2, 1}})},
+                             {"attention_mask", torch::tensor({{1, 1, 1, 1, 1}, {1, 1, 1, 1, 0}})}};
+  torch::InferenceMode guard;
+  auto with_adapter = [&](bool merge) {
+    auto m = models::load_model(base.string(), models::LoadOptions::for_class("XLMRobertaForSequenceClassification", false));
+    models::apply_adapter(m, models::load_adapter(tmp.file("lora")));
+    if (merge) models::merge_adapter(*m.module);
+    return m.forward(in).at("logits");
+  };
+  auto applied = with_adapter(false), merged = with_adapter(true);
+  auto saved_merged = models::load_model(tmp.file("lora_merged")).forward(in).at("logits");
+  EXPECT_LT((applied - merged).abs().max().item<double>(), 1e-5);
+  EXPECT_LT((applied - saved_merged).abs().max().item<double>(), 1e-5);
+  // BitFit: only biases and the head move.
+  auto before = io::Checkpoint::open(base.string()), after = io::Checkpoint::open(tmp.file("bitfit"));
+  int moved = 0;
+  for (const auto& n : after.names()) {
+    if (n.rfind("classifier", 0) == 0) continue;
+    const std::string bare = n.rfind("roberta.", 0) == 0 ? n.substr(8) : n;
+    auto same = torch::equal(tensor(after, n), tensor(before, bare));
+    if (n.ends_with("bias")) moved += same ? 0 : 1;
+    else EXPECT_TRUE(same) << n;
+  }
+  EXPECT_GT(moved, 0);
 }

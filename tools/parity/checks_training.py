@@ -87,3 +87,43 @@ def finetune_matches_hf_training_loop(ctx):
     assert wdiff <= 1e-4, f"weights after {steps} steps differ by {wdiff}"
     return (f"{steps} steps: loss/grad-norm/lr max rel diff {worst:.1e}; weights max abs diff {wdiff:.1e}; "
             f"HF reload logits diff {diff:.1e}")
+
+
+@check
+def finetune_lora_adapter_loads_in_peft(ctx):
+    """xling finetune --peft lora writes an adapter that peft.PeftModel loads with xling's logits."""
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file, save_file
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+    cfg = XLMRobertaConfig(vocab_size=200, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                           intermediate_size=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
+                           eos_token_id=2, type_vocab_size=1, num_labels=3, hidden_dropout_prob=0.0,
+                           attention_probs_dropout_prob=0.0)
+    torch.manual_seed(ctx.seed + 1)
+    init = ctx.path("lora-init")
+    XLMRobertaForSequenceClassification(cfg).save_pretrained(init)
+    with open(ctx.path("lora-train.jsonl"), "w") as f:
+        for i in range(24):
+            n = ctx.rng.randint(3, 20)
+            f.write(json.dumps({"input_ids": [0] + [ctx.rng.randint(3, 199) for _ in range(n - 2)] + [2],
+                                "label": ctx.rng.randint(0, 2)}) + "\n")
+    out = ctx.path("lora-out")
+    ctx.run("finetune", "--model", init, "--train", ctx.path("lora-train.jsonl"), "--output", out, "--peft", "lora",
+            "--lora-r", "4", "--lora-alpha", "8", "--lora-targets", "query,value,dense", "--max-steps", "10",
+            "--batch-size", "4", "--lr", "1e-2", "-q")
+    ids = torch.tensor([[0, 5, 17, 42, 2, 1, 1], [0, 9, 8, 7, 6, 5, 2]])
+    mask = (ids != 1).long()
+    save_file({"input_ids": ids, "attention_mask": mask}, ctx.path("lora-in.safetensors"))
+    ctx.run("forward", "--model", init, "--adapter", out, "--inputs", ctx.path("lora-in.safetensors"),
+            "--output", ctx.path("lora-fout.safetensors"))
+    ours = load_file(ctx.path("lora-fout.safetensors"))["logits"]
+    model = PeftModel.from_pretrained(XLMRobertaForSequenceClassification.from_pretrained(init), out).eval()
+    with torch.no_grad():
+        theirs = model(input_ids=ids, attention_mask=mask).logits
+    diff = (ours - theirs).abs().max().item()
+    assert diff <= 1e-4, f"xling vs peft logits differ by {diff}"
+    moved = (ours - XLMRobertaForSequenceClassification.from_pretrained(init).eval()(input_ids=ids, attention_mask=mask)
+             .logits.detach()).abs().max().item()
+    assert moved > 1e-3, "the adapter changed nothing"
+    return f"peft {__import__('peft').__version__} loads xling's adapter: logits max abs diff {diff:.1e}"
