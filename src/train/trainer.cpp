@@ -302,7 +302,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       if (!hit) continue;
       const auto in = lin->weight.size(1), out_dim = lin->weight.size(0);
       const double bound = 1.0 / std::sqrt(static_cast<double>(in));  // kaiming_uniform_(a=sqrt(5))
-      auto a = torch::empty({opt.lora_r, in}, lin->weight.options()).uniform_(-bound, bound, gen);
+      auto a = torch::empty({opt.lora_r, in}).uniform_(-bound, bound, gen).to(lin->weight.options());  // CPU RNG
       auto b = torch::zeros({out_dim, opt.lora_r}, lin->weight.options());
       lin->set_lora(a, b, opt.lora_alpha / static_cast<double>(opt.lora_r));
       ++n;
