@@ -375,9 +375,19 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       gen.set_state(rng);
     }
   }
-  std::unique_ptr<core::AtomicFile> log;
-  if (!opt.log_path.empty()) log = std::make_unique<core::AtomicFile>(opt.log_path);
+  // The log grows line by line (flushed), so a long run can be watched and a crash keeps what
+  // happened; a resumed run rewrites it from the checkpoint's copy and goes on.
+  std::unique_ptr<std::ofstream> log;
+  if (!opt.log_path.empty()) {
+    log = std::make_unique<std::ofstream>(opt.log_path, std::ios::binary | std::ios::trunc);
+    if (!*log) throw IoError(fmt::format("{}: cannot write the log", opt.log_path));
+    *log << log_text << std::flush;
+  }
   const bool keep_log = log || opt.save_steps > 0;
+  auto add_log_line = [&](const std::string& line) {
+    log_text += line + "\n";
+    if (log) *log << line << "\n" << std::flush;
+  };
 
   // OUTPUT/checkpoint-<step>: model dir + trainer state; `next_epoch`/`next_batch` say where the
   // data order continues.
@@ -463,10 +473,9 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       }
       result.evals.push_back(r);
       if (keep_log) {
-        log_text += nlohmann::json({{"eval", r.file}, {"step", r.step}, {"rows", r.examples}, {"loss", r.loss},
-                                    {"accuracy", r.accuracy}, {"macro_f1", r.macro_f1}})
-                        .dump() +
-                    "\n";
+        add_log_line(nlohmann::json({{"eval", r.file}, {"step", r.step}, {"rows", r.examples}, {"loss", r.loss},
+                                     {"accuracy", r.accuracy}, {"macro_f1", r.macro_f1}})
+                         .dump());
       }
       report(fmt::format("eval {} at step {}: loss {:.4f}, accuracy {:.4f}, macro-F1 {:.4f} ({} rows)", r.file, step,
                          r.loss, r.accuracy, r.macro_f1, r.examples));
@@ -514,7 +523,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       if (keep_log) {
         nlohmann::json line = {{"step", rec.step}, {"loss", rec.loss}, {"grad_norm", rec.grad_norm}, {"lr", rec.lr},
                                {"epoch", rec.epoch}};
-        log_text += line.dump() + "\n";
+        add_log_line(line.dump());
       }
       progress.set_label(fmt::format("finetune epoch {:.2f} loss {:.4f} lr {:.2e}", rec.epoch, rec.loss, rec.lr));
       progress.advance();
@@ -534,8 +543,8 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
                      static_cast<double>(seen_rows) / secs, static_cast<double>(seen_tokens) / secs,
                      static_cast<double>(core::peak_rss_bytes()) / 1e6));
   if (log) {
-    log->write(log_text);
-    log->commit();
+    log->flush();
+    if (!*log) throw IoError(fmt::format("{}: writing the log failed", opt.log_path));
   }
   if (!eval_rows.empty()) {
     const std::size_t first = result.evals.size();
