@@ -70,6 +70,13 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--weight-decay", t.weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   sub->add_flag("--decay-all-params", t.decay_all,
                 "Decay biases and LayerNorm weights too (plain torch AdamW; default: HF Trainer's exclusions)");
+  sub->add_option("--layer-lr-decay", t.layer_lr_decay,
+                  "Layer-wise lr decay d: head lr, layer i of L lr*d^(L-i), embeddings lr*d^(L+1) (1 = off)")
+      ->capture_default_str();
+  sub->add_option("--metric-for-best", t.metric_for_best,
+                  "Keep the best model by the first --eval file's accuracy, macro_f1 or loss in OUTPUT/best");
+  sub->add_option("--early-stopping-patience", t.early_stopping_patience,
+                  "With --metric-for-best: stop after N evaluations without improvement");
   sub->add_option("--warmup-steps", t.warmup_steps, "Linear warmup updates")->capture_default_str();
   sub->add_option("--scheduler", opt->scheduler, "linear, cosine or constant (after warmup)")->capture_default_str();
   sub->add_option("--max-grad-norm", t.max_grad_norm, "Clip the global gradient norm (0 = off)")->capture_default_str();

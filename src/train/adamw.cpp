@@ -28,17 +28,23 @@ AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params, std::vec
   }
 }
 
-void AdamW::step(double lr) {
+void AdamW::set_lr_scales(std::vector<double> scales) {
+  if (scales.size() != params_.size()) throw InvalidArgument("AdamW: one learning-rate scale per parameter expected");
+  lr_scale_ = std::move(scales);
+}
+
+void AdamW::step(double base_lr) {
   torch::NoGradGuard no_grad;
   ++step_;
   const double bc1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(step_));
   const double bc2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(step_));
-  const double step_size = lr / bc1;
   const double bc2_sqrt = std::sqrt(bc2);
   for (std::size_t i = 0; i < params_.size(); ++i) {
     auto& p = params_[i].second;
     const auto& g = p.grad();
     if (!g.defined()) continue;
+    const double lr = lr_scale_.empty() ? base_lr : base_lr * lr_scale_[i];
+    const double step_size = lr / bc1;
     if (decay_[i] && opt_.weight_decay != 0.0) p.mul_(1.0 - lr * opt_.weight_decay);
     exp_avg_[i].lerp_(g, 1.0 - opt_.beta1);
     exp_avg_sq_[i].mul_(opt_.beta2).addcmul_(g, g, 1.0 - opt_.beta2);

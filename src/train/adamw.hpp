@@ -25,6 +25,9 @@ class AdamW {
 
   // One update with learning rate `lr` for every parameter that has a gradient.
   void step(double lr);
+  // Per-parameter multipliers of the learning rate (layer-wise decay); default all 1. The
+  // decoupled weight decay uses the scaled rate too, as a torch param group's lr would.
+  void set_lr_scales(std::vector<double> scales);
   void zero_grad();
 
   // {"<name>.exp_avg", "<name>.exp_avg_sq"} tensors and the step count, for checkpoints.
@@ -39,6 +42,7 @@ class AdamW {
   std::vector<std::pair<std::string, torch::Tensor>> params_;
   std::vector<bool> decay_;
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_;
+  std::vector<double> lr_scale_;
   AdamWOptions opt_;
   int64_t step_ = 0;
 };

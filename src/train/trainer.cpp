@@ -348,6 +348,33 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
 
   torch::manual_seed(opt.seed);
   AdamW optimizer(params, decay, AdamWOptions{0.9, 0.999, 1e-8, opt.weight_decay});
+  if (opt.layer_lr_decay != 1.0) {
+    if (!(opt.layer_lr_decay > 0.0 && opt.layer_lr_decay <= 1.0)) {
+      throw InvalidArgument(fmt::format("--layer-lr-decay must be in (0, 1], got {}", opt.layer_lr_decay));
+    }
+    const auto* bert = dynamic_cast<const io::BertConfig*>(m.config.get());
+    const int64_t layers = bert ? bert->num_hidden_layers : 0;
+    std::vector<double> scales;
+    for (const auto& [name, p] : params) {
+      int64_t depth = layers;  // head, pooler: the full rate
+      if (name.find("embeddings.") != std::string::npos) depth = -1;
+      if (auto pos = name.find("encoder.layer."); pos != std::string::npos) depth = std::stoll(name.substr(pos + 14));
+      scales.push_back(std::pow(opt.layer_lr_decay, static_cast<double>(layers - depth)));
+    }
+    optimizer.set_lr_scales(std::move(scales));
+  }
+  if (!opt.metric_for_best.empty()) {
+    if (opt.metric_for_best != "accuracy" && opt.metric_for_best != "macro_f1" && opt.metric_for_best != "loss") {
+      throw InvalidArgument(fmt::format("--metric-for-best '{}' is not one of accuracy, macro_f1, loss", opt.metric_for_best));
+    }
+    if (opt.eval_paths.empty() || opt.eval_steps <= 0) {
+      throw InvalidArgument("--metric-for-best needs --eval files and --eval-steps");
+    }
+  }
+  double best_value = 0;
+  int64_t best_step = -1;
+  int evals_without_gain = 0;
+  bool stop_early = false;
   int start_epoch = 0;
   std::size_t start_batch = 0;
   int64_t step = 0;
@@ -472,6 +499,20 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
         r.macro_f1 = metrics::f1_score(truth, pred, metrics::Average::kMacro);
       }
       result.evals.push_back(r);
+      if (f == 0 && !opt.metric_for_best.empty() && step > 0) {
+        const double v = opt.metric_for_best == "loss" ? -r.loss : opt.metric_for_best == "accuracy" ? r.accuracy : r.macro_f1;
+        if (best_step < 0 || v > best_value) {
+          best_value = v;
+          best_step = step;
+          evals_without_gain = 0;
+          if (!opt.output_dir.empty()) save_hf_dir(fs::path(opt.output_dir) / "best", m, opt.model_dir, labels.names, problem_type);
+          report(fmt::format("best {} so far at step {}: saved {}/best", opt.metric_for_best, step, opt.output_dir));
+        } else if (opt.early_stopping_patience > 0 && ++evals_without_gain >= opt.early_stopping_patience) {
+          stop_early = true;
+          report(fmt::format("early stopping at step {}: no better {} in {} evaluations (best at step {})", step,
+                             opt.metric_for_best, evals_without_gain, best_step));
+        }
+      }
       if (keep_log) {
         add_log_line(nlohmann::json({{"eval", r.file}, {"step", r.step}, {"rows", r.examples}, {"loss", r.loss},
                                      {"accuracy", r.accuracy}, {"macro_f1", r.macro_f1}})
@@ -528,13 +569,14 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       progress.set_label(fmt::format("finetune epoch {:.2f} loss {:.4f} lr {:.2e}", rec.epoch, rec.loss, rec.lr));
       progress.advance();
       if (opt.eval_steps > 0 && step % opt.eval_steps == 0 && step < total) evaluate(step);
+      if (stop_early) break;
       if (opt.save_steps > 0 && step % opt.save_steps == 0 && step < total && !opt.output_dir.empty()) {
         const std::size_t next = bi + static_cast<std::size_t>(opt.grad_accum);
         if (next + static_cast<std::size_t>(opt.grad_accum) <= batches.size()) save_checkpoint(epoch, next);
         else save_checkpoint(epoch + 1, 0);
       }
     }
-    if (batches.empty()) break;
+    if (batches.empty() || stop_early) break;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   result.train_seconds = secs;

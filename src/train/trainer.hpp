@@ -28,6 +28,14 @@ struct TrainOptions {
   int64_t warmup_steps = 0;
   Schedule schedule = Schedule::kLinear;
   bool decay_all = false;  // weight decay on biases and norms too (plain torch AdamW)
+  // Layer-wise learning-rate decay: the head keeps lr, encoder layer i of L gets lr * d^(L - i),
+  // the embeddings lr * d^(L + 1). 1 = off.
+  double layer_lr_decay = 1.0;
+  // Keep the best model by the first eval file's metric in OUTPUT/best ("accuracy", "macro_f1"
+  // or "loss"; needs eval files and eval_steps); stop after `early_stopping_patience` evaluations
+  // without improvement (0 = never).
+  std::string metric_for_best;
+  int early_stopping_patience = 0;
   uint64_t seed = 42;
   bool shuffle = true;  // false: file order exactly, no length bucketing
   std::size_t max_length = 0;  // 0 = the model's maximum

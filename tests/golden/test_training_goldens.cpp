@@ -342,3 +342,54 @@ TEST(TrainingPeft, LoraAndBitFitSaveAndReloadIdentically) {
   }
   EXPECT_GT(moved, 0);
 }
+
+// Layer-wise lr decay scales each layer's first Adam update (|update| ~ lr * scale on step 1);
+// --metric-for-best keeps OUTPUT/best and early stopping ends a run that stops improving.
+TEST(TrainingOptions, LayerwiseLrDecayAndEarlyStopping) {
+  layers::set_threads(0);
+  xling::testing::ScratchDir tmp;
+  const fs::path init = kTraining / "xlm_roberta_seqcls" / "init";
+  std::ofstream(tmp.file("t.jsonl")) << "{\"input_ids\": [0, 5, 6, 7, 2], \"label\": 1}\n"
+                                        "{\"input_ids\": [0, 8, 9, 2], \"label\": 0}\n";
+  auto one_step = [&](double decay, const std::string& out) {
+    train::TrainOptions o;
+    o.model_dir = init.string();
+    o.train_path = tmp.file("t.jsonl");
+    o.output_dir = tmp.file(out);
+    o.max_steps = 1;
+    o.lr = 1e-3;
+    o.layer_lr_decay = decay;
+    o.max_grad_norm = 0;
+    o.quiet = true;
+    train::finetune(o);
+    return io::Checkpoint::open(tmp.file(out));
+  };
+  auto plain = one_step(1.0, "plain"), decayed = one_step(0.5, "decayed");
+  auto before = io::Checkpoint::open(init.string());
+  auto cfg = core::read_json_file((init / "config.json").string());
+  const int layers = cfg["num_hidden_layers"].get<int>();
+  auto moved = [&](const io::Checkpoint& c, const std::string& n) {
+    return (tensor(c, n) - tensor(before, n)).abs().max().item<double>();
+  };
+  const std::string l0 = "roberta.encoder.layer.0.intermediate.dense.weight";
+  EXPECT_NEAR(moved(decayed, l0) / moved(plain, l0), std::pow(0.5, layers), 1e-3);
+  EXPECT_NEAR(moved(decayed, "classifier.out_proj.weight") / moved(plain, "classifier.out_proj.weight"), 1.0, 1e-3);
+  // A run whose dev metric cannot move (a vanishing lr) keeps its first evaluation as the best
+  // and stops after `patience` more.
+  train::TrainOptions o;
+  o.model_dir = init.string();
+  o.train_path = tmp.file("t.jsonl");
+  o.eval_paths = {tmp.file("t.jsonl")};
+  o.output_dir = tmp.file("es");
+  o.max_steps = 50;
+  o.batch_size = 1;
+  o.lr = 1e-12;
+  o.eval_steps = 2;
+  o.metric_for_best = "accuracy";
+  o.early_stopping_patience = 2;
+  o.quiet = true;
+  auto r = train::finetune(o);
+  EXPECT_EQ(r.steps.size(), 6u);  // best at step 2, no gain at 4 and 6
+  EXPECT_TRUE(fs::exists(tmp.file("es/best/model.safetensors")));
+  EXPECT_TRUE(fs::exists(tmp.file("es/model.safetensors")));
+}
