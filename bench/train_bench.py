@@ -66,16 +66,19 @@ def main():
         x_time, x_rss = float(m[1]), float(m[2])
         x_loss = [json.loads(l)["loss"] for l in open(os.path.join(tmp, "log.jsonl")) if '"eval"' not in l]
 
+        def collate(b):
+            """Right-padded tensors of a list of rows (pad id 0, BERT's), as both HF paths get them."""
+            t = max(len(r["input_ids"]) for r in b)
+            x = torch.zeros((len(b), t), dtype=torch.long)
+            mask = torch.zeros((len(b), t), dtype=torch.long)
+            for i, r in enumerate(b):
+                x[i, :len(r["input_ids"])] = torch.tensor(r["input_ids"])
+                mask[i, :len(r["input_ids"])] = 1
+            return {"input_ids": x, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in b])}
+
         def batches():
             for s in range(0, n, args.batch):
-                b = rows[s:s + args.batch]
-                t = max(len(r["input_ids"]) for r in b)
-                x = torch.zeros((len(b), t), dtype=torch.long)
-                mask = torch.zeros((len(b), t), dtype=torch.long)
-                for i, r in enumerate(b):
-                    x[i, :len(r["input_ids"])] = torch.tensor(r["input_ids"])
-                    mask[i, :len(r["input_ids"])] = 1
-                yield {"input_ids": x, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in b])}
+                yield collate(rows[s:s + args.batch])
 
         # plain PyTorch loop over transformers' model
         model = transformers.BertForSequenceClassification.from_pretrained(init).train()
@@ -104,15 +107,6 @@ def main():
 
             def __getitem__(self, i):
                 return rows[i]
-
-        def collate(b):
-            t = max(len(r["input_ids"]) for r in b)
-            x = torch.zeros((len(b), t), dtype=torch.long)
-            mask = torch.zeros((len(b), t), dtype=torch.long)
-            for i, r in enumerate(b):
-                x[i, :len(r["input_ids"])] = torch.tensor(r["input_ids"])
-                mask[i, :len(r["input_ids"])] = 1
-            return {"input_ids": x, "attention_mask": mask, "labels": torch.tensor([r["label"] for r in b])}
 
         class Seq(transformers.Trainer):
             def _get_train_sampler(self, *a, **k):
