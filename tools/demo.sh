@@ -29,5 +29,7 @@ step "A multilingual evaluation suite -> results.json, results.md, report.html" 
   "$X" eval --config examples/eval/suite.json --predictions examples/eval/predictions --output-dir "$TMP/eval"
 step "Sentence embeddings as sentence-transformers computes them (random fixture weights)" \
   bash -c "printf 'Hello world\\nHallo Welt\\n' | '$X' embed --model '$F/sentence_transformers/e5_like_mean' --output - | cut -c1-90"
+step "Fine-tune it on real text in 11 languages (country or language?), per-language table on held-out rows" \
+  bash -c "for f in examples/eval/data/classification/*.jsonl; do head -45 \"\$f\"; done > '$TMP/train.jsonl'; mkdir -p '$TMP/dev'; for l in ar de ja ru; do tail -15 examples/eval/data/classification/\$l.jsonl > '$TMP/dev/'\$l.jsonl; done; '$X' finetune -m '$F/sentence_transformers/e5_like_mean' --train '$TMP/train.jsonl' --eval-dir '$TMP/dev' -o '$TMP/ft' --epochs 6 --batch-size 16 --lr 2e-3 -q 2>&1 | tail -8"
 printf '\nThe HTML report of the suite above: ./eval-report.html\n'
 cp "$TMP/eval/report.html" ./eval-report.html
