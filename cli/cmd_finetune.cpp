@@ -56,7 +56,7 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--task", opt->task, "seq-cls, pair-cls or token-cls (token-cls rows: input_ids + labels per token)")
       ->capture_default_str();
   sub->add_option("--model,-m", t.model_dir, "Model directory (config.json, weights, tokenizer)")->required()->check(kExistingPath);
-  sub->add_option("--train", t.train_path, "Training rows (.jsonl)")->required()->check(kExistingPath);
+  sub->add_option("--train", t.train_path, "Training rows (.jsonl, or .tsv/.csv with a header line)")->required()->check(kExistingPath);
   sub->add_option("--eval", t.eval_paths, "Dev/test files evaluated at the end (and every --eval-steps); repeatable")
       ->check(kExistingPath);
   sub->add_option("--eval-dir", opt->eval_dir, "A directory of .jsonl files (one per language), all evaluated; "

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "core/utf8.hpp"
 #include "tasks/batching.hpp"
 #include "xling/errors.hpp"
 
@@ -18,9 +20,120 @@ namespace {
 
 using nlohmann::json;
 
-// Calls fn(line_number, object) for every non-blank line of a JSONL file.
+// A label cell of a TSV/CSV file as JSON: an integer or a float when the whole cell is one,
+// else the string (label names). Text cells always stay strings.
+json cell_value(const std::string& key, const std::string& cell) {
+  if (key == "label" || key == "labels" || key == "score") {
+    if (!cell.empty()) {
+      std::size_t used = 0;
+      try {
+        const long long i = std::stoll(cell, &used);
+        if (used == cell.size()) return i;
+      } catch (const std::exception&) {
+      }
+      try {
+        const double d = std::stod(cell, &used);
+        if (used == cell.size()) return d;
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return cell;
+}
+
+// Splits one CSV record (RFC 4180: quoted fields, "" inside quotes) that may continue over
+// several physical lines; `more` reads the next line. Throws on an unterminated quote.
+std::vector<std::string> csv_record(std::string line, const std::function<bool(std::string&)>& more,
+                                    const std::string& where) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  std::size_t i = 0;
+  while (true) {
+    if (i == line.size()) {
+      if (!quoted) break;
+      std::string next;  // a quoted field goes on: the line break is part of it
+      if (!more(next)) throw InvalidArgument(fmt::format("{}: a quoted field is not closed", where));
+      cells.back() += '\n';
+      line = std::move(next);
+      i = 0;
+      continue;
+    }
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back() += '"';
+        i += 2;
+        continue;
+      }
+      if (c == '"') quoted = false;
+      else cells.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+    ++i;
+  }
+  return cells;
+}
+
+// Rows of a TSV (tab-separated, no quoting) or CSV (RFC 4180) file with a header line, as JSON
+// objects keyed by the header, so that every reader below sees one format.
+template <typename Fn>
+void for_each_delimited_row(const std::string& path, bool tsv, Fn fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open", path));
+  std::size_t n = 0, rows = 0;
+  auto next_line = [&](std::string& out) {
+    if (!std::getline(in, out)) return false;
+    ++n;
+    if (!out.empty() && out.back() == '\r') out.pop_back();
+    if (auto bad = core::find_invalid_utf8(out); bad != std::string::npos) {
+      throw InvalidArgument(fmt::format("{}:{}: invalid UTF-8 at byte {}", path, n, bad));
+    }
+    return true;
+  };
+  auto split = [&](const std::string& line, const std::string& where) {
+    if (!tsv) return csv_record(line, next_line, where);
+    std::vector<std::string> cells;
+    std::size_t start = 0;
+    for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1) {
+      cells.push_back(line.substr(start, tab - start));
+    }
+    cells.push_back(line.substr(start));
+    return cells;
+  };
+  std::string line;
+  std::vector<std::string> header;
+  while (header.empty() && next_line(line)) {
+    if (line.find_first_not_of(" \t") != std::string::npos) header = split(line, fmt::format("{}:{}", path, n));
+  }
+  if (header.empty()) throw InvalidArgument(fmt::format("{}: no rows (the file is empty)", path));
+  while (next_line(line)) {
+    if (line.empty()) continue;
+    const std::size_t first = n;
+    const std::string where = fmt::format("{}:{}", path, first);
+    auto cells = split(line, where);
+    if (cells.size() != header.size()) {
+      throw InvalidArgument(fmt::format("{}: {} fields, the header has {}", where, cells.size(), header.size()));
+    }
+    json row = json::object();
+    for (std::size_t i = 0; i < header.size(); ++i) row[header[i]] = cell_value(header[i], cells[i]);
+    ++rows;
+    fn(first, row, where);
+  }
+  if (rows == 0) throw InvalidArgument(fmt::format("{}: no rows after the header", path));
+}
+
+// Calls fn(line_number, object, "file:line") for every row: JSONL (one object per non-blank
+// line), or .tsv/.csv files with a header line.
 template <typename Fn>
 void for_each_row(const std::string& path, Fn fn) {
+  const auto dot = path.rfind('.');
+  const std::string ext = dot == std::string::npos ? "" : path.substr(dot);
+  if (ext == ".tsv" || ext == ".csv") return for_each_delimited_row(path, ext == ".tsv", fn);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(fmt::format("{}: cannot open", path));
   std::string line;

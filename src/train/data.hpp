@@ -1,4 +1,6 @@
-// Training/evaluation rows for the fine-tuning tasks, read from JSONL. Each line is either
+// Training/evaluation rows for the fine-tuning tasks, read from JSONL (or from .tsv/.csv files
+// with a header line, whose rows become the same objects: label cells that are numbers are
+// numbers, text cells stay text). Each JSONL line is either
 // pre-tokenized ({"input_ids": [...], optional "attention_mask"/"token_type_ids",
 // "label"/"labels"}: exact experiments, ids used as given, padding in the mask dropped) or text
 // with HF datasets' field names: "text"/"sentence" (+ "text_pair"/"sentence2"... for pairs, or

@@ -17,6 +17,8 @@
 #include "models/peft.hpp"
 #include "models/registry.hpp"
 #include "tasks/sentence_encoder.hpp"
+#include "tokenize/tokenizer.hpp"
+#include "train/data.hpp"
 #include "train/losses.hpp"
 #include "train/trainer.hpp"
 #include "train/weight_arithmetic.hpp"
@@ -392,4 +394,47 @@ TEST(TrainingOptions, LayerwiseLrDecayAndEarlyStopping) {
   EXPECT_EQ(r.steps.size(), 6u);  // best at step 2, no gain at 4 and 6
   EXPECT_TRUE(fs::exists(tmp.file("es/best/model.safetensors")));
   EXPECT_TRUE(fs::exists(tmp.file("es/model.safetensors")));
+}
+
+// TSV and CSV rows (header line; CSV quoting with commas, quotes and line breaks inside fields)
+// read as the same examples as their JSONL twin; errors name the file and line.
+TEST(TrainingData, TsvAndCsvReadLikeJsonl) {
+  xling::testing::ScratchDir tmp;
+  const fs::path model = fs::path(XLING_FIXTURES) / "sentence_transformers" / "e5_like_mean";
+  auto tok = tokenize::Tokenizer::from_file(model.string());
+  std::ofstream(tmp.file("a.jsonl")) << "{\"text\": \"Paris, France\", \"label\": \"country\"}\n"
+                                        "{\"text\": \"1999\", \"label\": \"number\"}\n"
+                                        "{\"text\": \"say \\\"hi\\\"\\nnow\", \"label\": \"country\"}\n";
+  std::ofstream(tmp.file("a.csv")) << "text,label\n\"Paris, France\",country\n1999,number\n\"say \"\"hi\"\"\nnow\",country\n";
+  std::ofstream(tmp.file("a.tsv")) << "label\ttext\ncountry\tParis, France\nnumber\t1999\n";
+  train::ReadOptions ro;
+  auto labels = train::scan_labels(tmp.file("a.jsonl"), train::Task::kSeqCls, {});
+  auto want = train::read_examples(tmp.file("a.jsonl"), &tok, labels, ro);
+  auto csv = train::read_examples(tmp.file("a.csv"), &tok, train::scan_labels(tmp.file("a.csv"), train::Task::kSeqCls, {}), ro);
+  auto tsv = train::read_examples(tmp.file("a.tsv"), &tok, train::scan_labels(tmp.file("a.tsv"), train::Task::kSeqCls, {}), ro);
+  ASSERT_EQ(csv.size(), want.size());
+  ASSERT_EQ(tsv.size(), 2u);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(csv[i].input_ids, want[i].input_ids) << i;
+    EXPECT_EQ(csv[i].labels, want[i].labels) << i;
+    if (i < 2) EXPECT_EQ(tsv[i].input_ids, want[i].input_ids) << i;
+  }
+  // Regression labels are numbers in a CSV too.
+  std::ofstream(tmp.file("r.csv")) << "sentence1,sentence2,score\na,b,0.5\nc,d,4\n";
+  auto r = train::scan_labels(tmp.file("r.csv"), train::Task::kPairCls, {});
+  EXPECT_EQ(r.kind, train::LabelKind::kRegression);
+  auto msg = [&](const std::string& body, const std::string& name) {
+    std::ofstream(tmp.file(name)) << body;
+    try {
+      train::scan_labels(tmp.file(name), train::Task::kSeqCls, {});
+      train::read_examples(tmp.file(name), &tok, labels, ro);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(msg("text,label\na,country,extra\n", "b.csv").find("b.csv:2: 3 fields, the header has 2"), std::string::npos);
+  EXPECT_NE(msg("text,label\n\"open,country\n", "c.csv").find("c.csv:2: a quoted field is not closed"), std::string::npos);
+  EXPECT_NE(msg("text\tlabel\n", "d.tsv").find("no rows after the header"), std::string::npos);
+  EXPECT_NE(msg("text\tlabel\nx\xff\tcountry\n", "e.tsv").find("e.tsv:2: invalid UTF-8"), std::string::npos);
 }
