@@ -101,8 +101,7 @@ void add_embed_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--pooling", opt->pooling, "cls, mean, max, mean_sqrt_len, lasttoken, weightedmean");
   sub->add_option("--prompt-name", opt->prompt_name, "A prompt of config_sentence_transformers.json (e.g. query)");
   sub->add_option("--prompt", opt->prompt, "A literal prompt prepended to every text (e.g. \"query: \")");
-  sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
-  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
+  add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--max-length", opt->max_length, "Truncate to N tokens (default: the model's maximum)");
   commands.push_back({sub, [opt]() { return run_embed(*opt); }});
 }

@@ -103,8 +103,7 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--inputs,-i", opt->inputs, ".safetensors file with the input tensors")->required();
   sub->add_option("--output,-o", opt->output, ".safetensors file to write")->required();
   sub->add_option("--class", opt->cls, "HF class to run (default: config.json architectures[0])");
-  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
-  sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
+  add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--adapter", opt->adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply");
   sub->add_flag("--merge", opt->merge, "Fold the adapter into the base weights before running (needs --adapter)");
   commands.push_back({sub, [opt]() { return run_forward(*opt); }});

@@ -84,8 +84,7 @@ void add_rerank_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--candidates", opt->candidates, "Candidates (.txt or .jsonl)");
   sub->add_option("--top-k", opt->top_k, "Keep the K best candidates");
   sub->add_flag("--raw", opt->raw, "Raw logits instead of sigmoid scores");
-  sub->add_option("--device", opt->device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")->capture_default_str();
-  sub->add_option("--dtype", opt->dtype, "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")->capture_default_str();
+  add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch, padding included (0 = 1024 on CPU, 16384 on CUDA)")->capture_default_str();
   commands.push_back({sub, [opt]() { return run_rerank(*opt); }});
 }

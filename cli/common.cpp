@@ -28,4 +28,12 @@ const CLI::Validator kExistingPath(
     },
     "PATH");
 
+void add_compute_options(CLI::App* sub, std::string& device, std::string& dtype) {
+  sub->add_option("--device", device, "Where to run: cpu, cuda or cuda:N (a CUDA build on a GPU machine)")
+      ->capture_default_str();
+  sub->add_option("--dtype", dtype,
+                  "Compute dtype: f32 (exact), bf16 or f16 (fast on CPUs with AMX/AVX512-BF16 and on GPUs; ~1e-2 off)")
+      ->capture_default_str();
+}
+
 }  // namespace xling::cli

@@ -52,6 +52,10 @@ class TextOutput {
   std::ostringstream buffer_;
 };
 
+// --device and --dtype of the model commands (forward, embed, classify, rerank, tag): one help
+// text each; the values are parsed by models::parse_device / parse_compute_dtype.
+void add_compute_options(CLI::App* sub, std::string& device, std::string& dtype);
+
 // Validator: the path exists (file or directory); the error names the option and path.
 extern const CLI::Validator kExistingPath;
 

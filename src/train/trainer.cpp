@@ -266,13 +266,11 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
   }
   if (!m.report.unused.empty()) report(fmt::format("checkpoint tensors not used: {}", fmt::join(m.report.unused, ", ")));
   if (auto* bert = dynamic_cast<const io::BertConfig*>(m.config.get())) {
-    for (const auto& rows : {std::cref(train_rows)}) {
-      for (const auto& e : rows.get()) {
-        for (auto id : e.input_ids) {
-          if (id < 0 || id >= bert->vocab_size) {
-            throw InvalidArgument(fmt::format("{}:{}: token id {} is outside the model's vocabulary [0, {}) — is the "
-                                              "tokenizer the model's?", opt.train_path, e.line, id, bert->vocab_size));
-          }
+    for (const auto& e : train_rows) {
+      for (auto id : e.input_ids) {
+        if (id < 0 || id >= bert->vocab_size) {
+          throw InvalidArgument(fmt::format("{}:{}: token id {} is outside the model's vocabulary [0, {}) — is the "
+                                            "tokenizer the model's?", opt.train_path, e.line, id, bert->vocab_size));
         }
       }
     }
