@@ -1,4 +1,5 @@
-// `xling finetune`: fine-tune an encoder on a classification/tagging task (docs/cli.md).
+// `xling finetune`: fine-tune an encoder on a classification, tagging, embedding, reranking or
+// masked-LM task (docs/cli.md).
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +33,12 @@ int run_finetune(FinetuneOptions& opt) {
     opt.t.eval_paths.insert(opt.t.eval_paths.end(), files.begin(), files.end());
   }
   if (opt.t.output_dir.empty() && !opt.t.dry_run) throw InvalidArgument("--output is required (or --dry-run)");
+  if (opt.t.train_path.empty() == opt.t.multitask_path.empty()) {
+    throw InvalidArgument("give --train FILE (one task) or --multitask FILE.json (several), not both");
+  }
+  if (!opt.t.multitask_path.empty() && !opt.t.eval_paths.empty()) {
+    throw InvalidArgument("with --multitask, eval files belong to their task in the JSON file (\"eval\")");
+  }
   auto result = train::finetune(opt.t, [](const std::string& line) { std::cerr << "xling finetune: " << line << "\n"; });
   if (opt.t.dry_run) return kExitOk;
   if (!result.steps.empty()) {
@@ -53,10 +60,14 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
       "pairs as sentence1/sentence2, premise/hypothesis or text/text_pair). Labels: names, ints, floats "
       "(regression) or lists (multi-label). A base checkpoint gets a new head initialised as HF does.");
   auto& t = opt->t;
-  sub->add_option("--task", opt->task, "seq-cls, pair-cls or token-cls (token-cls rows: input_ids + labels per token)")
+  sub->add_option("--task", opt->task,
+                  "seq-cls, pair-cls, token-cls (rows: input_ids + labels, or tokens + ner_tags), bi-encoder (anchor/positive"
+                  "[/negative] or sentence1/sentence2/score; saves a sentence-transformers dir), cross-encoder (query/passage/"
+                  "label or query/positive/negatives; saves a CrossEncoder dir), mlm (texts: .txt lines or {\"text\"})")
       ->capture_default_str();
   sub->add_option("--model,-m", t.model_dir, "Model directory (config.json, weights, tokenizer)")->required()->check(kExistingPath);
-  sub->add_option("--train", t.train_path, "Training rows (.jsonl, or .tsv/.csv with a header line)")->required()->check(kExistingPath);
+  sub->add_option("--train", t.train_path, "Training rows (.jsonl, or .tsv/.csv with a header line; mlm: also .txt)")
+      ->check(kExistingPath);
   sub->add_option("--eval", t.eval_paths, "Dev/test files evaluated at the end (and every --eval-steps); repeatable")
       ->check(kExistingPath);
   sub->add_option("--eval-dir", opt->eval_dir, "A directory of .jsonl files (one per language), all evaluated; "
@@ -92,12 +103,38 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--log", t.log_path, "JSONL log: one {step, loss, grad_norm, lr, epoch} line per update");
   sub->add_option("--dump-grads", t.dump_grads_dir, "Write the first update's gradients (before clipping) to DIR/grads.safetensors");
   sub->add_option("--device", opt->device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub->add_option("--peft", t.peft, "none (all weights), lora (LoRA + head; saves a PEFT adapter), bitfit (biases + head)")
+  sub->add_option("--peft", t.peft,
+                  "none (all weights), lora (LoRA + head; saves a PEFT adapter), bitfit (biases + head), adapter "
+                  "(bottleneck adapters + head, frozen base), prompt (soft prompt + head; PEFT prompt tuning)")
       ->capture_default_str();
+  sub->add_option("--adapter-kind", t.adapter_kind, "--peft adapter: pfeiffer (after the FFN) or houlsby (also after "
+                  "attention)")->capture_default_str();
+  sub->add_option("--adapter-reduction", t.adapter_reduction, "--peft adapter: bottleneck = hidden size / N")
+      ->capture_default_str();
+  sub->add_option("--num-virtual-tokens", t.num_virtual_tokens, "--peft prompt: soft prompt length")->capture_default_str();
   sub->add_option("--lora-r", t.lora_r, "LoRA rank")->capture_default_str();
   sub->add_option("--lora-alpha", t.lora_alpha, "LoRA alpha (scaling = alpha / r)")->capture_default_str();
   sub->add_option("--lora-targets", t.lora_targets, "Linear layers given LoRA, by name suffix (comma-separated)")
       ->delimiter(',');
+  sub->add_option("--lora-dropout", t.lora_dropout, "Dropout on the LoRA branch's input (training only)")
+      ->capture_default_str();
+  sub->add_option("--loss", t.loss,
+                  "bi-encoder: mnrl, mnrl-symmetric, cosent, cosine; cross-encoder: bce, listwise (default: by the rows)");
+  sub->add_option("--scale", t.scale, "bi-encoder: similarity scale of mnrl/cosent")->capture_default_str();
+  sub->add_option("--margin", t.margin, "bi-encoder mnrl: additive margin on the positive (LaBSE)")->capture_default_str();
+  sub->add_option("--pooling", t.pooling, "bi-encoder from a plain HF encoder: cls, mean, max, mean_sqrt_len, lasttoken "
+                  "(default: the directory's, else mean)");
+  sub->add_flag("--normalize", t.normalize, "bi-encoder: add a Normalize module (unit-length embeddings)");
+  sub->add_option("--mlm-probability", t.mlm_probability, "mlm: share of tokens (or words) masked")->capture_default_str();
+  sub->add_flag("--whole-word-mask", t.whole_word_mask, "mlm: mask whole words");
+  sub->add_flag("--label-all-tokens", t.label_all_tokens,
+                "token-cls rows given as words: label every sub-token (default: the first; -100 after)");
+  sub->add_option("--multitask", t.multitask_path,
+                  "JSON file of several tasks sharing the encoder ({\"tasks\": [{\"name\", \"task\", \"train\", \"eval\", "
+                  "\"weight\"}], \"sampling\": round-robin|proportional, \"loss_weighting\": equal|proportional|fixed}); "
+                  "writes OUTPUT/<name>/ per task")
+      ->check(kExistingPath);
+  sub->add_flag("--bf16", t.bf16, "bf16 autocast for forward/backward (weights and optimizer stay fp32)");
   sub->add_flag("--merge-adapter", t.merge_adapter, "With --peft lora: save the merged full model instead of the adapter");
   sub->add_flag("--dry-run", t.dry_run, "Print the plan (rows, tokens, updates, parameters) and stop");
   sub->add_flag("--quiet,-q", t.quiet, "No progress bar");

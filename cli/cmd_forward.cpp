@@ -59,9 +59,9 @@ int run_forward(const ForwardOptions& opt) {
                                         opt.adapter, fmt::join(absent, ", ")));
     }
     const int merged = opt.merge ? models::merge_adapter(*m.module) : 0;
-    std::cerr << fmt::format("xling forward: adapter {}: LoRA on {} modules{}, {} parameters replaced\n", opt.adapter,
-                             applied.lora_modules.size(), opt.merge ? fmt::format(" ({} merged)", merged) : "",
-                             applied.replaced.size());
+    std::cerr << fmt::format("xling forward: adapter {}: {} parameters added, LoRA on {} modules{}, {} replaced\n",
+                             opt.adapter, applied.added.size(), applied.lora_modules.size(),
+                             opt.merge ? fmt::format(" ({} merged)", merged) : "", applied.replaced.size());
   }
   auto in = io::Checkpoint::open(opt.inputs);
   models::NamedTensors inputs;
@@ -104,7 +104,8 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--output,-o", opt->output, ".safetensors file to write")->required();
   sub->add_option("--class", opt->cls, "HF class to run (default: config.json architectures[0])");
   add_compute_options(sub, opt->device, opt->dtype);
-  sub->add_option("--adapter", opt->adapter, "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) to apply");
+  sub->add_option("--adapter", opt->adapter, "Adapter directory to apply (adapter_config.json + adapter_model.safetensors): PEFT LoRA or "
+                  "prompt tuning, or xling bottleneck adapters");
   sub->add_flag("--merge", opt->merge, "Fold the adapter into the base weights before running (needs --adapter)");
   commands.push_back({sub, [opt]() { return run_forward(*opt); }});
 }

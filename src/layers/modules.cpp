@@ -10,6 +10,19 @@
 
 namespace xling::layers {
 
+torch::Tensor activate(const torch::Tensor& x, io::Activation a) {
+  switch (a) {
+    case io::Activation::kGelu: return torch::gelu(x);
+    case io::Activation::kGeluTanh:
+    case io::Activation::kGeluFast: return torch::gelu(x, "tanh");
+    case io::Activation::kRelu: return torch::relu(x);
+    case io::Activation::kSilu: return torch::silu(x);
+    case io::Activation::kQuickGelu: return x * torch::sigmoid(1.702 * x);
+    case io::Activation::kTanh: return torch::tanh(x);
+  }
+  return x;
+}
+
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   weight = register_parameter("weight", torch::empty({out, in}));
   if (with_bias) bias = register_parameter("bias", torch::empty({out}));
@@ -18,13 +31,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   auto y = at::linear(x, weight, bias);
   // y is a fresh tensor and linear's backward does not need it: the in-place add is safe.
-  if (lora_A.defined()) y.add_(at::linear(at::linear(x, lora_A), lora_B), lora_scaling);
+  if (lora_A.defined()) y.add_(at::linear(at::linear(lora_input(x), lora_A), lora_B), lora_scaling);
   return y;
+}
+
+torch::Tensor LinearImpl::lora_input(const torch::Tensor& x) const {
+  return lora_dropout > 0 && is_training() ? torch::dropout(x, lora_dropout, /*train=*/true) : x;
 }
 
 torch::Tensor LinearImpl::forward2d(const torch::Tensor& x) const {
   auto y = bias.defined() ? at::addmm(bias, x, weight.t()) : at::mm(x, weight.t());
-  if (lora_A.defined()) y.addmm_(at::mm(x, lora_A.t()), lora_B.t(), /*beta=*/1, /*alpha=*/lora_scaling);
+  if (lora_A.defined()) y.addmm_(at::mm(lora_input(x), lora_A.t()), lora_B.t(), /*beta=*/1, /*alpha=*/lora_scaling);
   return y;
 }
 

@@ -8,7 +8,12 @@
 
 #include <torch/torch.h>
 
+#include "io/config.hpp"
+
 namespace xling::layers {
+
+// x: (...) -> (...), the activation HF names by `hidden_act`.
+torch::Tensor activate(const torch::Tensor& x, io::Activation a);
 
 // Optionally with a LoRA update (PEFT's): y = x W^T + b + scaling * (x A^T) B^T. A and B are
 // parameters of children named "lora_A" and "lora_B", so named_parameters() gives PEFT's
@@ -29,6 +34,10 @@ struct LinearImpl : torch::nn::Module {
   torch::Tensor weight, bias;  // (out, in), (out) or undefined
   torch::Tensor lora_A, lora_B;  // (r, in), (out, r), or undefined
   double lora_scaling = 0;
+  double lora_dropout = 0;  // dropout on the LoRA branch's input in training mode (PEFT's lora_dropout)
+
+ private:
+  torch::Tensor lora_input(const torch::Tensor& x) const;
 };
 TORCH_MODULE(Linear);
 

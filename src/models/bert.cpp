@@ -24,20 +24,6 @@ layers::LayerNorm layer_norm(Module& parent, const std::string& name, int64_t d,
   return parent.register_module(name, layers::LayerNorm(d, eps));
 }
 
-torch::Tensor activate(const torch::Tensor& x, io::Activation a) {
-  switch (a) {
-    case io::Activation::kGelu: return torch::gelu(x);
-    case io::Activation::kGeluTanh:
-    case io::Activation::kGeluFast: return torch::gelu(x, "tanh");
-    case io::Activation::kRelu: return torch::relu(x);
-    case io::Activation::kSilu: return torch::silu(x);
-    case io::Activation::kQuickGelu: return x * torch::sigmoid(1.702 * x);
-    case io::Activation::kTanh: return torch::tanh(x);
-  }
-  return x;
-}
-
-
 // In-place activation of a fresh intermediate (saves an allocation of (B*T, I) per layer).
 void activate_(torch::Tensor& x, io::Activation a) {
   switch (a) {
@@ -67,7 +53,12 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const io::BertConfig& c) : dropout(c.hidd
 
 torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& token_type_ids,
                                           const torch::Tensor& position_ids) {
-  auto x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) + position_embeddings(position_ids);
+  return forward_embeds(word_embeddings(input_ids), token_type_ids, position_ids);
+}
+
+torch::Tensor BertEmbeddingsImpl::forward_embeds(const torch::Tensor& inputs_embeds, const torch::Tensor& token_type_ids,
+                                                 const torch::Tensor& position_ids) {
+  auto x = inputs_embeds + token_type_embeddings(token_type_ids) + position_embeddings(position_ids);
   return torch::dropout(LayerNorm(x), dropout, is_training());
 }
 
@@ -107,12 +98,24 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& x, const torch::Tensor
                                             mask.defined() ? std::optional<torch::Tensor>(mask) : std::nullopt,
                                             train ? attention_dropout : 0.0);
   ctx = ctx.transpose(1, 2).reshape({b * t, d});
-  auto h = attn_norm(torch::dropout(proj(attn_out, ctx), hidden_dropout, train).add_(rows));
+  auto a = torch::dropout(proj(attn_out, ctx), hidden_dropout, train);
+  auto h = attn_adapter ? attn_adapter->forward(a, rows, *attn_norm) : attn_norm(a.add_(rows));
   auto f = proj(inter, h);
   // In place at inference; with autograd on, gelu_'s backward would need the overwritten input.
-  if (torch::GradMode::is_enabled()) f = activate(f, act);
+  if (torch::GradMode::is_enabled()) f = layers::activate(f, act);
   else activate_(f, act);
-  return out_norm(torch::dropout(proj(out, f), hidden_dropout, train).add_(h)).view({b, t, d});
+  auto o = torch::dropout(proj(out, f), hidden_dropout, train);
+  return (out_adapter ? out_adapter->forward(o, h, *out_norm) : out_norm(o.add_(h))).view({b, t, d});
+}
+
+void BertLayerImpl::set_adapters(layers::BottleneckAdapter attention, layers::BottleneckAdapter output) {
+  auto children = named_modules();
+  for (auto [group, slot, adapter] : {std::tuple{"attention.output", &attn_adapter, attention},
+                                      std::tuple{"output", &out_adapter, output}}) {
+    auto& parent = *children[group];
+    if (*slot) parent.unregister_module("adapter");
+    *slot = adapter ? parent.register_module("adapter", adapter) : layers::BottleneckAdapter(nullptr);
+  }
 }
 
 BertBackboneImpl::BertBackboneImpl(const io::BertConfig& c, bool with_pooler) : config(c) {
@@ -121,6 +124,11 @@ BertBackboneImpl::BertBackboneImpl(const io::BertConfig& c, bool with_pooler) : 
   layers = encoder->register_module("layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(BertLayer(c));
   if (with_pooler) pooler = linear(*group(*this, "pooler"), "dense", c.hidden_size, c.hidden_size);
+}
+
+torch::Tensor BertBackboneImpl::sequential_position_ids(int64_t b, int64_t t, const torch::TensorOptions& opts) const {
+  const int64_t start = config.position_ids == io::PositionIds::kArange ? 0 : config.pad_token_id.value_or(1) + 1;
+  return torch::arange(start, start + t, opts).unsqueeze(0).expand({b, t});
 }
 
 torch::Tensor BertBackboneImpl::position_ids(const torch::Tensor& input_ids) const {
@@ -134,17 +142,34 @@ torch::Tensor BertBackboneImpl::position_ids(const torch::Tensor& input_ids) con
   return torch::cumsum(keep, 1) * keep + pad;
 }
 
-std::vector<torch::Tensor> BertBackboneImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                                     const torch::Tensor& token_type_ids, torch::Tensor* pooled) {
-  const auto b = input_ids.size(0), t = input_ids.size(1);
+std::vector<torch::Tensor> BertBackboneImpl::forward(const BertInputs& in, torch::Tensor* pooled) {
+  const auto& input_ids = in.input_ids;
+  const auto b = input_ids.size(0), n = in.prompt.defined() ? in.prompt.size(0) : 0, t = n + input_ids.size(1);
   if (t > config.max_position_embeddings) {
-    throw InvalidArgument(fmt::format("input has {} tokens; the model takes at most {} (max_position_embeddings)", t,
+    throw InvalidArgument(fmt::format("input has {} tokens{}; the model takes at most {} (max_position_embeddings)", t,
+                                      n ? fmt::format(" ({} of them prompt-tuning virtual tokens)", n) : "",
                                       config.max_position_embeddings));
   }
-  auto mask_in = attention_mask.defined() ? attention_mask : torch::ones({b, t}, input_ids.options());
-  auto types = token_type_ids.defined() ? token_type_ids : torch::zeros({b, t}, input_ids.options());
+  const auto opts = input_ids.options();
+  // PEFT's prompt tuning: N ones in front of the mask, N zeros in front of the token types.
+  auto attention_mask = in.attention_mask.defined() && n ? torch::cat({torch::ones({b, n}, in.attention_mask.options()),
+                                                                        in.attention_mask}, 1)
+                                                         : in.attention_mask;
+  auto mask_in = attention_mask.defined() ? attention_mask : torch::ones({b, t}, opts);
+  auto types = in.token_type_ids.defined()
+                   ? (n ? torch::cat({torch::zeros({b, n}, in.token_type_ids.options()), in.token_type_ids}, 1)
+                        : in.token_type_ids)
+                   : torch::zeros({b, t}, opts);
+  torch::Tensor x;
+  if (n) {
+    // (N, D) -> (B, N + T, D): HF's inputs_embeds path, whose position ids ignore padding.
+    auto words = embeddings->word_embeddings(input_ids);
+    auto embeds = torch::cat({in.prompt.to(words.scalar_type()).unsqueeze(0).expand({b, n, words.size(2)}), words}, 1);
+    x = embeddings->forward_embeds(embeds, types, sequential_position_ids(b, t, opts));
+  } else {
+    x = embeddings(input_ids, types, position_ids(input_ids));
+  }
   // (B, T) 1/0 -> (B, 1, 1, T) additive: 0 where attended, the dtype's lowest value where padded.
-  auto x = embeddings(input_ids, types, position_ids(input_ids));
   const double lowest = x.scalar_type() == torch::kHalf ? -65504.0 : std::numeric_limits<float>::lowest();
   // A batch without padding needs no mask (the common case after length sorting): SDPA then
   // takes its unmasked path.
@@ -223,10 +248,12 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
     throw InvalidArgument(fmt::format("token_type_ids hold values outside [0, {})", config.type_vocab_size));
   }
   torch::Tensor pooled;
-  auto hidden = backbone->forward(input_ids, attention_mask, token_type_ids, &pooled);
+  auto hidden = backbone->forward({input_ids, attention_mask, token_type_ids, prompt_embeddings}, &pooled);
   NamedTensors out;
   for (std::size_t i = 0; i < hidden.size(); ++i) out["hidden_states." + std::to_string(i)] = hidden[i];
   const auto& last = hidden.back();
+  // Token-level heads see the real tokens only (the prompt rows come first).
+  const auto tokens = prompt_embeddings.defined() ? last.narrow(1, prompt_embeddings.size(0), input_ids.size(1)) : last;
   if (head == BertHead::kNone) {
     out["last_hidden_state"] = last;
     if (pooled.defined()) out["pooler_output"] = pooled;
@@ -241,10 +268,10 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
       logits = classifier ? classifier(drop(pooled))
                           : classifier_out(drop(torch::tanh(classifier_dense(drop(last.select(1, 0))))));
       break;
-    case BertHead::kTokenClassification: logits = classifier(drop(last)); break;
+    case BertHead::kTokenClassification: logits = classifier(drop(tokens)); break;
     case BertHead::kMaskedLM: {
       // BERT's transform uses hidden_act; RoBERTa's lm_head always uses exact gelu.
-      auto a = prefix == "roberta" ? torch::gelu(mlm_dense(last)) : activate(mlm_dense(last), config.hidden_act);
+      auto a = prefix == "roberta" ? torch::gelu(mlm_dense(tokens)) : layers::activate(mlm_dense(tokens), config.hidden_act);
       auto h = mlm_norm(a);
       logits = torch::matmul(h, backbone->embeddings->word_embeddings->weight.t()) + mlm_bias;  // (B, T, V)
       break;
@@ -268,6 +295,15 @@ NamedTensors BertTaskModelImpl::forward(const NamedTensors& inputs) {
     }
   }
   return out;
+}
+
+void BertTaskModelImpl::set_prompt(const torch::Tensor& prompt) {
+  if (prompt_embeddings.defined()) {
+    // torch::nn::Module has no unregister_parameter: drop it from the parameter dict directly.
+    parameters_.erase("prompt_embeddings");
+    prompt_embeddings = torch::Tensor();
+  }
+  if (prompt.defined()) prompt_embeddings = register_parameter("prompt_embeddings", prompt);
 }
 
 namespace {
@@ -299,6 +335,15 @@ constexpr Arch kArchs[] = {
 };
 
 }  // namespace
+
+BertTaskModelImpl& as_bert(torch::nn::Module& model, const std::string& feature) {
+  auto* bert = dynamic_cast<BertTaskModelImpl*>(&model);
+  if (!bert) {
+    throw UnsupportedModel(fmt::format("{} is implemented for the BERT family (BERT, XLM-R, RoBERTa, CamemBERT) only",
+                                       feature));
+  }
+  return *bert;
+}
 
 std::vector<std::string> bert_architectures() {
   std::vector<std::string> out;

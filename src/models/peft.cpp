@@ -1,4 +1,4 @@
-// PEFT LoRA adapters: load, apply, merge, save (see peft.hpp).
+// Adapter directories (LoRA, prompt tuning, bottleneck): load, apply, merge, save (see peft.hpp).
 #include "models/peft.hpp"
 
 #include <algorithm>
@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kKeyPrefix = "base_model.model.";
+constexpr const char* kPromptKeyPrefix = "base_model.";  // prompt methods: PeftModel.base_model is the HF model
+constexpr const char* kPromptKey = "prompt_embeddings";
 constexpr const char* kLoraA = ".lora_A.weight";
 constexpr const char* kLoraB = ".lora_B.weight";
 
@@ -91,6 +93,95 @@ DType to_dtype(torch::ScalarType t, const std::string& name) {
 }
 
 std::string shape_str(at::IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+
+// xling parameter/module name <-> HF name: HF's lack `prefix + "."` (see base_model_prefix).
+struct HfNames {
+  std::string own_prefix;
+  explicit HfNames(const std::string& prefix) : own_prefix(prefix.empty() ? "" : prefix + ".") {}
+  std::string operator()(const std::string& own) const {
+    return !own_prefix.empty() && own.rfind(own_prefix, 0) == 0 ? own.substr(own_prefix.size()) : own;
+  }
+};
+
+bool is_lora_name(const std::string& name) {
+  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos ||
+         name.rfind("lora_A.", 0) == 0 || name.rfind("lora_B.", 0) == 0;
+}
+
+// The model's parameters by HF name, LoRA excluded.
+std::map<std::string, torch::Tensor> params_by_hf_name(torch::nn::Module& model, const HfNames& hf) {
+  std::map<std::string, torch::Tensor> params;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
+    if (is_lora_name(item.key())) continue;
+    params[hf(item.key())] = item.value();
+  }
+  return params;
+}
+
+struct ReplacePlan {
+  std::string name;
+  torch::Tensor param, value;
+};
+
+// A saved parameter (modules_to_save) that replaces the model's `name`; InvalidArgument naming
+// `file` and `key` when the model has no such parameter or its shape differs.
+ReplacePlan plan_replace(const std::map<std::string, torch::Tensor>& params, const std::string& file,
+                         const std::string& key, const std::string& name, const torch::Tensor& t) {
+  auto it = params.find(name);
+  if (it == params.end()) {
+    throw InvalidArgument(fmt::format("{}: tensor '{}' names no parameter of the model ('{}')", file, key, name));
+  }
+  if (t.sizes() != it->second.sizes()) {
+    throw InvalidArgument(fmt::format("{}: tensor '{}' has shape {}, the model's '{}' has {}", file, key,
+                                      shape_str(t.sizes()), name, shape_str(it->second.sizes())));
+  }
+  return {name, it->second, t};
+}
+
+// Copies, not views of the adapter's mapping: training one model must not change another
+// that applied the same adapter.
+torch::Tensor own_copy(const torch::Tensor& t, const torch::Tensor& like) {
+  return t.to(like.options(), /*non_blocking=*/false, /*copy=*/true);
+}
+
+void run_replacements(const std::vector<ReplacePlan>& plans, ApplyReport& report) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : plans) {
+    torch::Tensor param = p.param;
+    param.set_data(own_copy(p.value, p.param));
+    report.replaced.push_back(p.name);
+  }
+}
+
+// Every parameter of the modules named in `modules_to_save`, keyed `key_prefix + <HF name>`.
+void add_modules_to_save(torch::nn::Module& model, const std::vector<std::string>& modules_to_save, const HfNames& hf,
+                         const std::string& key_prefix, std::map<std::string, torch::Tensor>& out) {
+  for (const auto& item : model.named_modules()) {
+    const std::string name = hf(item.key());
+    if (item.key().empty() || !matches_suffix(name, modules_to_save)) continue;
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/true)) {
+      if (is_lora_name(p.key())) continue;
+      out[key_prefix + name + "." + p.key()] = p.value();
+    }
+  }
+}
+
+// DIR/adapter_model.safetensors (tensors on the CPU, as stored) and DIR/adapter_config.json.
+void write_adapter_dir(const std::string& dir, const std::map<std::string, torch::Tensor>& out, const nlohmann::json& config) {
+  std::vector<torch::Tensor> keep;
+  std::vector<io::TensorToWrite> tensors;
+  keep.reserve(out.size());
+  for (const auto& [key, t] : out) {
+    keep.push_back(t.detach().to(torch::kCPU).contiguous());
+    const auto& c = keep.back();
+    tensors.push_back({key, to_dtype(c.scalar_type(), key), c.sizes().vec(), c.data_ptr(), static_cast<std::size_t>(c.nbytes())});
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(fmt::format("{}: cannot create the directory: {}", dir, ec.message()));
+  io::write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), std::move(tensors), {{"format", "pt"}});
+  core::write_file_atomic((fs::path(dir) / "adapter_config.json").string(), config.dump(2) + "\n");
+}
 
 }  // namespace
 
@@ -228,7 +319,25 @@ PeftAdapter load_adapter(const std::string& dir) {
   }
   PeftAdapter a;
   a.dir = dir;
-  a.config = LoraConfig::from_json(core::read_json_file(config_path.string()), config_path.string());
+  const std::string config_file = config_path.string();
+  const auto json = core::read_json_file(config_file);
+  const std::string type = core::JsonFields(json, config_file).string("peft_type");
+  if (type == "PROMPT_TUNING") {
+    a.type = PeftType::kPromptTuning;
+    a.prompt_tuning = PromptTuningConfig::from_json(json, config_file);
+    static_cast<AdapterBase&>(a.config) = a.prompt_tuning;
+  } else if (type == "BOTTLENECK") {
+    a.type = PeftType::kBottleneck;
+    a.bottleneck = BottleneckConfig::from_json(json, config_file);
+    static_cast<AdapterBase&>(a.config) = a.bottleneck;
+  } else if (type == "LORA") {
+    a.config = LoraConfig::from_json(json, config_file);
+  } else {
+    throw UnsupportedModel(fmt::format(
+        "{}: peft_type '{}' is not supported; supported: LORA (incl. rsLoRA), PROMPT_TUNING, BOTTLENECK (xling's "
+        "bottleneck adapters)",
+        config_file, type));
+  }
   const fs::path weights = fs::path(dir) / "adapter_model.safetensors";
   if (!fs::exists(weights, ec)) {
     if (fs::exists(fs::path(dir) / "adapter_model.bin", ec)) {
@@ -237,10 +346,12 @@ PeftAdapter load_adapter(const std::string& dir) {
     throw IoError(fmt::format("{}: no adapter_model.safetensors", dir));
   }
   auto ckpt = io::Checkpoint::open(weights.string());
+  const std::string key_prefix = a.type == PeftType::kPromptTuning ? kPromptKeyPrefix : kKeyPrefix;
   for (const auto& name : ckpt.names()) {
-    if (name.rfind(kKeyPrefix, 0) != 0) {
-      throw InvalidArgument(
-          fmt::format("{}: tensor '{}' does not start with '{}' (not a PEFT adapter file)", weights.string(), name, kKeyPrefix));
+    const bool prompt = a.type == PeftType::kPromptTuning && name == kPromptKey;
+    if (!prompt && name.rfind(key_prefix, 0) != 0) {
+      throw InvalidArgument(fmt::format("{}: tensor '{}' does not start with '{}' (not a PEFT {} adapter file)",
+                                        weights.string(), name, key_prefix, type));
     }
     if (name.find(".lora_") != std::string::npos && !ends_with(name, kLoraA) && !ends_with(name, kLoraB)) {
       throw UnsupportedModel(fmt::format(
@@ -249,6 +360,17 @@ PeftAdapter load_adapter(const std::string& dir) {
           weights.string(), name));
     }
     a.tensors[name] = layers::tensor_from_view(ckpt.at(name), ckpt.owner(name));
+  }
+  if (a.type == PeftType::kPromptTuning) {
+    const auto& c = a.prompt_tuning;
+    auto it = a.tensors.find(kPromptKey);
+    if (it == a.tensors.end()) throw InvalidArgument(fmt::format("{}: no tensor '{}'", weights.string(), kPromptKey));
+    if (it->second.sizes() != at::IntArrayRef{c.num_virtual_tokens, c.token_dim}) {
+      throw InvalidArgument(fmt::format("{}: tensor '{}' has shape {}, expected [{}, {}] (num_virtual_tokens, token_dim "
+                                        "in {})",
+                                        weights.string(), kPromptKey, shape_str(it->second.sizes()), c.num_virtual_tokens,
+                                        c.token_dim, config_file));
+    }
   }
   return a;
 }
@@ -260,15 +382,13 @@ std::string base_model_prefix(const torch::nn::Module& model) {
   return "";
 }
 
-ApplyReport apply_adapter(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
+namespace {
+
+ApplyReport apply_lora(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
   const LoraConfig& cfg = adapter.config;
   const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
   const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
-  const std::string own_prefix = prefix.empty() ? "" : prefix + ".";
-  // HF name <-> xling module/parameter name.
-  auto hf_name = [&](const std::string& own) {
-    return !own_prefix.empty() && own.rfind(own_prefix, 0) == 0 ? own.substr(own_prefix.size()) : own;
-  };
+  const HfNames hf_name(prefix);
 
   // Validate everything first: a failed apply leaves the model as it was.
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;  // by HF name
@@ -323,15 +443,7 @@ ApplyReport apply_adapter(torch::nn::Module& model, const PeftAdapter& adapter, 
                                       fmt::join(linear_suffixes, ", ")));
   }
 
-  std::map<std::string, torch::Tensor> params;  // by HF name, LoRA excluded
-  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-    if (item.key().find(".lora_A.") != std::string::npos || item.key().find(".lora_B.") != std::string::npos) continue;
-    params[hf_name(item.key())] = item.value();
-  }
-  struct ReplacePlan {
-    std::string name;
-    torch::Tensor param, value;
-  };
+  const auto params = params_by_hf_name(model, hf_name);
   std::vector<ReplacePlan> replace;
   for (const auto& [key, t] : adapter.tensors) {
     if (lora_keys.count(key)) continue;
@@ -343,33 +455,102 @@ ApplyReport apply_adapter(torch::nn::Module& model, const PeftAdapter& adapter, 
                                                                             module, config_file)
                                                               : fmt::format("the model has no module '{}'", module)));
     }
-    auto it = params.find(name);
-    if (it == params.end()) {
-      throw InvalidArgument(fmt::format("{}: tensor '{}' names no parameter of the model ('{}')", file, key, name));
-    }
-    if (t.sizes() != it->second.sizes()) {
-      throw InvalidArgument(fmt::format("{}: tensor '{}' has shape {}, the model's '{}' has {}", file, key,
-                                        shape_str(t.sizes()), name, shape_str(it->second.sizes())));
-    }
-    replace.push_back({name, it->second, t});
+    replace.push_back(plan_replace(params, file, key, name, t));
   }
 
-  // Copies, not views of the adapter's mapping: training one model must not change another
-  // that applied the same adapter.
   torch::NoGradGuard no_grad;
   ApplyReport report;
   for (auto& p : lora) {
-    const auto opts = p.linear->weight.options();
-    p.linear->set_lora(p.a.to(opts, /*non_blocking=*/false, /*copy=*/true),
-                       p.b.to(opts, /*non_blocking=*/false, /*copy=*/true), p.scaling);
+    p.linear->set_lora(own_copy(p.a, p.linear->weight), own_copy(p.b, p.linear->weight), p.scaling);
     report.lora_modules.push_back(p.name);
   }
-  for (auto& p : replace) {
-    p.param.set_data(p.value.to(p.param.options(), /*non_blocking=*/false, /*copy=*/true));
-    report.replaced.push_back(p.name);
-  }
+  run_replacements(replace, report);
   return report;
 }
+
+ApplyReport apply_prompt_tuning(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
+  const PromptTuningConfig& cfg = adapter.prompt_tuning;
+  const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
+  const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
+  auto& bert = as_bert(model, "prompt tuning");
+  if (cfg.token_dim != bert.config.hidden_size) {
+    throw InvalidArgument(fmt::format("{}: token_dim is {}, the model's hidden_size is {} ({})", config_file, cfg.token_dim,
+                                      bert.config.hidden_size, bert.config.source));
+  }
+  const torch::Tensor& prompt = adapter.tensors.at(kPromptKey);  // shape checked by load_adapter
+  const HfNames hf_name(prefix);
+  const auto params = params_by_hf_name(model, hf_name);
+  std::vector<ReplacePlan> replace;
+  for (const auto& [key, t] : adapter.tensors) {
+    if (key == kPromptKey) continue;
+    replace.push_back(plan_replace(params, file, key, key.substr(std::string(kPromptKeyPrefix).size()), t));
+  }
+  ApplyReport report;
+  {
+    torch::NoGradGuard no_grad;
+    bert.set_prompt(own_copy(prompt, bert.backbone->embeddings->word_embeddings->weight));
+  }
+  report.added.push_back(kPromptKey);
+  run_replacements(replace, report);
+  return report;
+}
+
+ApplyReport apply_bottleneck(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
+  const BottleneckConfig& cfg = adapter.bottleneck;
+  const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
+  const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
+  const HfNames hf_name(prefix);
+  std::map<std::string, std::string> own_by_key;  // file key -> xling parameter name
+  for (const auto& [own, shape] : bottleneck_parameter_shapes(model, cfg)) {
+    const std::string key = kKeyPrefix + hf_name(own);
+    auto it = adapter.tensors.find(key);
+    if (it == adapter.tensors.end()) {
+      throw InvalidArgument(fmt::format("{}: no tensor '{}' (a {} adapter with reduction_factor {} in {})", file, key,
+                                        bottleneck_kind_name(cfg.kind), cfg.reduction_factor, config_file));
+    }
+    if (it->second.sizes() != at::IntArrayRef(shape)) {
+      throw InvalidArgument(fmt::format("{}: tensor '{}' has shape {}, expected {} (reduction_factor {} in {})", file, key,
+                                        shape_str(it->second.sizes()), shape_str(shape), cfg.reduction_factor,
+                                        config_file));
+    }
+    own_by_key[key] = own;
+  }
+  const auto params = params_by_hf_name(model, hf_name);
+  std::vector<ReplacePlan> replace;
+  for (const auto& [key, t] : adapter.tensors) {
+    if (own_by_key.count(key)) continue;
+    if (key.find(".adapter.") != std::string::npos) {
+      throw InvalidArgument(fmt::format("{}: tensor '{}' is no parameter of a {} adapter of this model ({})", file, key,
+                                        bottleneck_kind_name(cfg.kind), config_file));
+    }
+    replace.push_back(plan_replace(params, file, key, key.substr(std::string(kKeyPrefix).size()), t));
+  }
+  add_bottleneck_adapters(model, cfg, /*seed=*/0);
+  auto own_params = model.named_parameters(/*recurse=*/true);
+  ApplyReport report;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [key, own] : own_by_key) {
+      torch::Tensor param = own_params[own];
+      param.set_data(own_copy(adapter.tensors.at(key), param));
+      report.added.push_back(own);
+    }
+  }
+  run_replacements(replace, report);
+  return report;
+}
+
+}  // namespace
+
+ApplyReport apply_adapter(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
+  switch (adapter.type) {
+    case PeftType::kLora: return apply_lora(model, adapter, prefix);
+    case PeftType::kPromptTuning: return apply_prompt_tuning(model, adapter, prefix);
+    case PeftType::kBottleneck: return apply_bottleneck(model, adapter, prefix);
+  }
+  return {};
+}
+
 
 ApplyReport apply_adapter(LoadedModel& model, const PeftAdapter& adapter) {
   return apply_adapter(*model.module, adapter, base_model_prefix(*model.module));
@@ -387,10 +568,7 @@ int merge_adapter(torch::nn::Module& model) {
 }
 
 void save_adapter(const std::string& dir, torch::nn::Module& model, const LoraConfig& config, const std::string& prefix) {
-  const std::string own_prefix = prefix.empty() ? "" : prefix + ".";
-  auto hf_name = [&](const std::string& own) {
-    return !own_prefix.empty() && own.rfind(own_prefix, 0) == 0 ? own.substr(own_prefix.size()) : own;
-  };
+  const HfNames hf_name(prefix);
   std::map<std::string, torch::Tensor> out;  // file key -> tensor
   for (const auto& item : model.named_modules()) {
     auto* linear = item.value()->as<layers::LinearImpl>();
@@ -400,27 +578,71 @@ void save_adapter(const std::string& dir, torch::nn::Module& model, const LoraCo
     out[kKeyPrefix + name + kLoraB] = linear->lora_B;
   }
   if (out.empty()) throw InvalidArgument(fmt::format("{}: the model has no LoRA layers to save", dir));
-  for (const auto& item : model.named_modules()) {
-    const std::string name = hf_name(item.key());
-    if (item.key().empty() || !matches_suffix(name, config.modules_to_save)) continue;
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/true)) {
-      if (p.key().find("lora_A.") != std::string::npos || p.key().find("lora_B.") != std::string::npos) continue;
-      out[kKeyPrefix + name + "." + p.key()] = p.value();
+  add_modules_to_save(model, config.modules_to_save, hf_name, kKeyPrefix, out);
+  write_adapter_dir(dir, out, config.to_json());
+}
+
+void save_adapter(const std::string& dir, torch::nn::Module& model, const PromptTuningConfig& config,
+                  const std::string& prefix) {
+  auto& bert = as_bert(model, "prompt tuning");
+  if (!bert.prompt_embeddings.defined()) {
+    throw InvalidArgument(fmt::format("{}: the model has no prompt-tuning embeddings to save", dir));
+  }
+  PromptTuningConfig c = config;
+  const std::pair<const char*, std::pair<int64_t*, int64_t>> fields[] = {
+      {"num_virtual_tokens", {&c.num_virtual_tokens, bert.prompt_embeddings.size(0)}},
+      {"token_dim", {&c.token_dim, bert.prompt_embeddings.size(1)}},
+      {"num_layers", {&c.num_layers, bert.config.num_hidden_layers}},
+      {"num_attention_heads", {&c.num_attention_heads, bert.config.num_attention_heads}},
+  };
+  for (const auto& [key, field] : fields) {
+    auto [slot, value] = field;
+    if (*slot != 0 && *slot != value) {
+      throw InvalidArgument(
+          fmt::format("{}: the prompt-tuning config says {} = {}, the model has {}", dir, key, *slot, value));
+    }
+    *slot = value;
+  }
+  std::map<std::string, torch::Tensor> out{{kPromptKey, bert.prompt_embeddings}};
+  add_modules_to_save(model, c.modules_to_save, HfNames(prefix), kPromptKeyPrefix, out);
+  write_adapter_dir(dir, out, c.to_json());
+}
+
+void save_adapter(const std::string& dir, torch::nn::Module& model, const BottleneckConfig& config,
+                  const std::string& prefix) {
+  const HfNames hf_name(prefix);
+  const auto expected = bottleneck_parameter_shapes(model, config);
+  std::map<std::string, torch::Tensor> out;
+  std::set<std::string> seen;
+  for (const auto& item : model.named_parameters(/*recurse=*/true)) {
+    if (item.key().find(".adapter.") == std::string::npos) continue;
+    auto it = expected.find(item.key());
+    if (it == expected.end() || item.value().sizes() != at::IntArrayRef(it->second)) {
+      throw InvalidArgument(fmt::format("{}: the model's adapter parameter '{}' {} is not part of a {} adapter with "
+                                        "reduction_factor {}",
+                                        dir, item.key(), shape_str(item.value().sizes()), bottleneck_kind_name(config.kind),
+                                        config.reduction_factor));
+    }
+    seen.insert(item.key());
+    out[kKeyPrefix + hf_name(item.key())] = item.value();
+  }
+  if (seen.empty()) throw InvalidArgument(fmt::format("{}: the model has no bottleneck adapters to save", dir));
+  for (const auto& [own, shape] : expected) {
+    if (!seen.count(own)) {
+      throw InvalidArgument(fmt::format("{}: the model has no '{}' ({} adapters put one in every layer)", dir, own,
+                                        bottleneck_kind_name(config.kind)));
     }
   }
-  std::vector<torch::Tensor> keep;
-  std::vector<io::TensorToWrite> tensors;
-  keep.reserve(out.size());
-  for (const auto& [key, t] : out) {
-    keep.push_back(t.detach().to(torch::kCPU).contiguous());
-    const auto& c = keep.back();
-    tensors.push_back({key, to_dtype(c.scalar_type(), key), c.sizes().vec(), c.data_ptr(), static_cast<std::size_t>(c.nbytes())});
+  const io::Activation act = config.activation(dir + ": bottleneck config");
+  for (const auto& m : model.modules()) {
+    const auto* a = m->as<layers::BottleneckAdapterImpl>();
+    if (a && (a->act != act || a->norm_before != (config.kind == BottleneckKind::kPfeiffer))) {
+      throw InvalidArgument(fmt::format("{}: the model's adapters are not {} adapters with non_linearity '{}'", dir,
+                                        bottleneck_kind_name(config.kind), config.non_linearity));
+    }
   }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(fmt::format("{}: cannot create the directory: {}", dir, ec.message()));
-  io::write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), std::move(tensors), {{"format", "pt"}});
-  core::write_file_atomic((fs::path(dir) / "adapter_config.json").string(), config.to_json().dump(2) + "\n");
+  add_modules_to_save(model, config.modules_to_save, hf_name, kKeyPrefix, out);
+  write_adapter_dir(dir, out, config.to_json());
 }
 
 }  // namespace xling::models

@@ -1,8 +1,14 @@
-// PEFT LoRA adapters in PEFT's own on-disk format: a directory with adapter_config.json and
-// adapter_model.safetensors whose keys are `base_model.model.<HF name>` + `.lora_A.weight`
-// (r, in) / `.lora_B.weight` (out, r) for each targeted Linear, and the full parameters of
-// the `modules_to_save` modules (e.g. a trained classifier head), which replace the base
-// model's. Load, apply to a model, merge into its weights, and save back.
+// Adapter directories: adapter_config.json + adapter_model.safetensors. Load, apply to a model,
+// merge (LoRA), and save back. Three methods, told apart by "peft_type":
+//  - LORA, PEFT's format: keys `base_model.model.<HF name>` + `.lora_A.weight` (r, in) /
+//    `.lora_B.weight` (out, r) for each targeted Linear;
+//  - PROMPT_TUNING, PEFT's format: key `prompt_embeddings` (N, D) (models/adapters.hpp);
+//  - BOTTLENECK, xling's own (PEFT has no such method): keys `base_model.model.<HF name>` of the
+//    adapter parameters (`...layer.3.output.adapter.down.weight`, models/adapters.hpp);
+// each plus the full parameters of the `modules_to_save` modules (e.g. a trained classifier
+// head), which replace the base model's: `base_model.model.<HF name>` (LORA, BOTTLENECK) or
+// `base_model.<HF name>` (PROMPT_TUNING: PEFT wraps no tuner model around prompt methods).
+// docs/architecture.md (PEFT section) has the formats.
 #pragma once
 
 #include <map>
@@ -13,13 +19,14 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "models/adapters.hpp"
 #include "models/registry.hpp"
 
 namespace xling::models {
 
 // The adapter_config.json fields xling acts on. Features it does not implement (DoRA, LoRA
 // bias, fan_in_fan_out, ...) are refused by load_adapter with a message naming the key.
-struct LoraConfig {
+struct LoraConfig : AdapterBase {
   int64_t r = 8;
   double lora_alpha = 8;
   bool use_rslora = false;  // scaling = alpha / sqrt(r) instead of alpha / r
@@ -33,11 +40,8 @@ struct LoraConfig {
   std::optional<std::string> exclude_modules_regex;
   std::vector<int64_t> layers_to_transform;  // empty = every layer
   std::vector<std::string> layers_pattern;   // names before the layer index; empty = any
-  std::vector<std::string> modules_to_save;
   std::map<std::string, int64_t> rank_pattern;  // module-name pattern -> r
   std::map<std::string, double> alpha_pattern;  // module-name pattern -> alpha
-  std::string task_type;
-  std::string base_model_name_or_path;
 
   // Whether the module named `name` (HF name, no "base_model.model.") gets LoRA.
   bool targets(const std::string& name) const;
@@ -51,21 +55,30 @@ struct LoraConfig {
   nlohmann::json to_json() const;
 };
 
+enum class PeftType { kLora, kPromptTuning, kBottleneck };
+
 struct PeftAdapter {
   std::string dir;
+  PeftType type = PeftType::kLora;
+  // LORA's config. For the other types only its AdapterBase part is set (task_type,
+  // base_model_name_or_path, modules_to_save), so `config.task_type` is right for every type.
   LoraConfig config;
+  PromptTuningConfig prompt_tuning;  // PROMPT_TUNING
+  BottleneckConfig bottleneck;       // BOTTLENECK
   // adapter_model.safetensors, keys as stored (zero-copy views of the mapping).
   std::map<std::string, torch::Tensor> tensors;
 };
 
 // Reads DIR/adapter_config.json and DIR/adapter_model.safetensors. Throws IoError (missing or
-// malformed files), UnsupportedModel (peft_type other than LORA, DoRA and other features xling
-// does not implement), InvalidArgument (bad field values).
+// malformed files, naming the file), UnsupportedModel (peft_type other than LORA,
+// PROMPT_TUNING and BOTTLENECK; DoRA and other features xling does not implement),
+// InvalidArgument (bad field values, tensors a method's file cannot hold).
 PeftAdapter load_adapter(const std::string& dir);
 
 struct ApplyReport {
   std::vector<std::string> lora_modules;  // HF names of the modules given LoRA
   std::vector<std::string> replaced;      // HF names of the parameters replaced (modules_to_save)
+  std::vector<std::string> added;         // xling names of the parameters added (prompt_embeddings, adapters)
 };
 
 // The prefix xling's module names carry and HF's do not: "roberta"/"bert" for base-model
@@ -73,12 +86,15 @@ struct ApplyReport {
 // names already start with "roberta.".
 std::string base_model_prefix(const torch::nn::Module& model);
 
-// Sets LoRA on every module `adapter` targets and replaces the saved parameters (copies: the
-// adapter can be applied to several models). HF name N is xling's `prefix + "." + N` (see
-// base_model_prefix). Tensors take the weights' dtype and device. Everything is checked before
-// anything changes; InvalidArgument, naming the file and key, for: target_modules matching no
-// module, a target that is not a Linear or has no tensors in the file, shape mismatches, and
-// tensors naming nothing in the model.
+// LORA: sets LoRA on every module `adapter` targets; PROMPT_TUNING: sets the model's prompt;
+// BOTTLENECK: adds the adapters to every layer (replacing any) with the file's values. Then
+// replaces the saved parameters (modules_to_save). The model keeps copies (the adapter can be
+// applied to several models). HF name N is xling's `prefix + "." + N` (see base_model_prefix).
+// Tensors take the weights' dtype and device. Everything is checked before anything changes;
+// InvalidArgument, naming the file and key, for: target_modules matching no module, a target
+// that is not a Linear or has no tensors in the file, a token_dim other than the model's
+// hidden_size, missing adapter tensors, shape mismatches, and tensors naming nothing in the
+// model. UnsupportedModel: prompt tuning and bottleneck adapters on a model outside the BERT family.
 ApplyReport apply_adapter(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix);
 ApplyReport apply_adapter(LoadedModel& model, const PeftAdapter& adapter);
 
@@ -89,8 +105,19 @@ int merge_adapter(torch::nn::Module& model);
 // Writes DIR/adapter_config.json and DIR/adapter_model.safetensors in PEFT's format: the LoRA
 // tensors of every module that has them, and every parameter of the modules named in
 // config.modules_to_save, under `base_model.model.<HF name>` (`prefix` as for apply_adapter).
-// Creates DIR if needed; each file is written atomically.
+// Creates DIR if needed; each file is written atomically. The overloads below save the other
+// methods the same way; all throw InvalidArgument when the model has nothing of the kind.
 void save_adapter(const std::string& dir, torch::nn::Module& model, const LoraConfig& config,
+                  const std::string& prefix);
+// PEFT's PROMPT_TUNING adapter (peft.PeftModel.from_pretrained loads it): the model's prompt as
+// `prompt_embeddings` and the modules_to_save as `base_model.<HF name>`. num_virtual_tokens,
+// token_dim, num_layers and num_attention_heads are the model's (InvalidArgument when the
+// config sets one to another non-zero value).
+void save_adapter(const std::string& dir, torch::nn::Module& model, const PromptTuningConfig& config,
+                  const std::string& prefix);
+// xling's BOTTLENECK adapter. InvalidArgument when the model's adapters are not those `config`
+// describes (kind, sizes, non_linearity).
+void save_adapter(const std::string& dir, torch::nn::Module& model, const BottleneckConfig& config,
                   const std::string& prefix);
 
 }  // namespace xling::models

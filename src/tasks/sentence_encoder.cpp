@@ -66,98 +66,106 @@ torch::Tensor apply_activation(const torch::Tensor& x, const std::string& a) {
 
 }  // namespace
 
-SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize,
-                                      const models::LoadOptions& options) {
-  SentenceEncoder enc;
+SentenceLayout read_sentence_layout(const std::string& dir) {
+  SentenceLayout out;
   fs::path root(dir);
   std::error_code ec;
-  fs::path transformer_dir = root;
-  bool have_pooling = false;
+  out.transformer_dir = dir;
   if (!fs::exists(root / "modules.json", ec) && !fs::exists(root / "config.json", ec)) {
     throw IoError(fmt::format("{}: no config.json (nor modules.json) in this directory", dir));
   }
-  if (fs::exists(root / "modules.json", ec)) {
-    auto modules = core::read_json_file((root / "modules.json").string());
-    if (!modules.is_array()) throw InvalidArgument(fmt::format("{}/modules.json: expected a list of modules", dir));
-    for (const auto& mod : modules) {
-      std::string type = mod.value("type", "");
-      fs::path path = root / mod.value("path", "");
-      std::string kind = type.substr(type.rfind('.') + 1);
-      if (kind == "Transformer") {
-        transformer_dir = path;
-      } else if (kind == "Pooling") {
-        auto cfg = core::read_json_file((path / "config.json").string());
-        std::vector<std::string> modes;
-        if (cfg.contains("pooling_mode")) {  // sentence-transformers >= 5
-          const auto& pm = cfg["pooling_mode"];
-          if (pm.is_string()) modes.push_back(pm.get<std::string>());
-          else for (const auto& x : pm) modes.push_back(x.get<std::string>());
-        }
-        for (const char* k : {"cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken"}) {
-          if (cfg.value(std::string("pooling_mode_") + k, false)) {
-            std::string n = k;
-            if (n == "cls_token") n = "cls";
-            else if (n == "mean_tokens") n = "mean";
-            else if (n == "max_tokens") n = "max";
-            else if (n == "weightedmean_tokens") n = "weightedmean";
-            modes.push_back(n);
-          }
-        }
-        if (modes.size() != 1) {
-          throw UnsupportedModel(fmt::format("{}/config.json: exactly one pooling mode is supported, found {}", path.string(),
-                                             modes.size()));
-        }
-        enc.pooling_ = parse_pooling(modes[0]);
-        enc.include_prompt_ = cfg.value("include_prompt", true);
-        have_pooling = true;
-      } else if (kind == "Dense") {
-        auto cfg = core::read_json_file((path / "config.json").string());
-        auto ckpt = io::Checkpoint::open(path.string());
-        DenseLayer d;
-        d.weight = layers::tensor_from_view(ckpt.resolve({"linear.weight", "weight"}), nullptr).clone();
-        if (const auto* b = ckpt.find("linear.bias")) d.bias = layers::tensor_from_view(*b, nullptr).clone();
-        d.activation = activation_of(cfg.value("activation_function", "torch.nn.modules.linear.Identity"));
-        d.weight = d.weight.to(torch::kFloat32);
-        if (d.bias.defined()) d.bias = d.bias.to(torch::kFloat32);
-        enc.dense_.push_back(std::move(d));
-      } else if (kind == "Normalize") {
-        enc.normalize_ = true;
-      } else {
-        throw UnsupportedModel(fmt::format("{}/modules.json: module type '{}' is not supported", dir, type));
+  if (!fs::exists(root / "modules.json", ec)) return out;
+  out.sentence_transformers = true;
+  auto modules = core::read_json_file((root / "modules.json").string());
+  if (!modules.is_array()) throw InvalidArgument(fmt::format("{}/modules.json: expected a list of modules", dir));
+  for (const auto& mod : modules) {
+    std::string type = mod.value("type", "");
+    fs::path path = root / mod.value("path", "");
+    std::string kind = type.substr(type.rfind('.') + 1);
+    if (kind == "Transformer") {
+      out.transformer_dir = path.string();
+    } else if (kind == "Pooling") {
+      auto cfg = core::read_json_file((path / "config.json").string());
+      std::vector<std::string> modes;
+      if (cfg.contains("pooling_mode")) {  // sentence-transformers >= 5
+        const auto& pm = cfg["pooling_mode"];
+        if (pm.is_string()) modes.push_back(pm.get<std::string>());
+        else for (const auto& x : pm) modes.push_back(x.get<std::string>());
       }
-    }
-    for (const char* f : {"sentence_bert_config.json"}) {
-      fs::path p = transformer_dir / f;
-      if (fs::exists(p, ec)) {
-        auto cfg = core::read_json_file(p.string());
-        if (cfg.contains("max_seq_length") && cfg["max_seq_length"].is_number_integer()) {
-          enc.max_length_ = cfg["max_seq_length"].get<std::size_t>();
-        }
-        enc.lower_case_ = cfg.value("do_lower_case", false);
-      }
-    }
-    fs::path st = root / "config_sentence_transformers.json";
-    if (fs::exists(st, ec)) {
-      auto cfg = core::read_json_file(st.string());
-      if (cfg.contains("prompts") && cfg["prompts"].is_object()) {
-        for (const auto& [k, v] : cfg["prompts"].items()) {
-          if (v.is_string()) enc.prompts_[k] = v.get<std::string>();
+      for (const char* k : {"cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken"}) {
+        if (cfg.value(std::string("pooling_mode_") + k, false)) {
+          std::string n = k;
+          if (n == "cls_token") n = "cls";
+          else if (n == "mean_tokens") n = "mean";
+          else if (n == "max_tokens") n = "max";
+          else if (n == "weightedmean_tokens") n = "weightedmean";
+          modes.push_back(n);
         }
       }
-      if (cfg.contains("default_prompt_name") && cfg["default_prompt_name"].is_string()) {
-        enc.default_prompt_name_ = cfg["default_prompt_name"].get<std::string>();
+      if (modes.size() != 1) {
+        throw UnsupportedModel(fmt::format("{}/config.json: exactly one pooling mode is supported, found {}", path.string(),
+                                           modes.size()));
       }
+      out.pooling = parse_pooling(modes[0]);
+      out.include_prompt = cfg.value("include_prompt", true);
+    } else if (kind == "Dense") {
+      auto cfg = core::read_json_file((path / "config.json").string());
+      auto ckpt = io::Checkpoint::open(path.string());
+      DenseLayer d;
+      d.weight = layers::tensor_from_view(ckpt.resolve({"linear.weight", "weight"}), nullptr).clone();
+      if (const auto* b = ckpt.find("linear.bias")) d.bias = layers::tensor_from_view(*b, nullptr).clone();
+      d.activation = activation_of(cfg.value("activation_function", "torch.nn.modules.linear.Identity"));
+      d.weight = d.weight.to(torch::kFloat32);
+      if (d.bias.defined()) d.bias = d.bias.to(torch::kFloat32);
+      out.dense.push_back(std::move(d));
+    } else if (kind == "Normalize") {
+      out.normalize = true;
+    } else {
+      throw UnsupportedModel(fmt::format("{}/modules.json: module type '{}' is not supported", dir, type));
     }
   }
-  if (pooling) {
-    enc.pooling_ = *pooling;
-    have_pooling = true;
+  fs::path p = fs::path(out.transformer_dir) / "sentence_bert_config.json";
+  if (fs::exists(p, ec)) {
+    auto cfg = core::read_json_file(p.string());
+    if (cfg.contains("max_seq_length") && cfg["max_seq_length"].is_number_integer()) {
+      out.max_length = cfg["max_seq_length"].get<std::size_t>();
+    }
+    out.lower_case = cfg.value("do_lower_case", false);
   }
-  if (!have_pooling) {
+  fs::path st = root / "config_sentence_transformers.json";
+  if (fs::exists(st, ec)) {
+    auto cfg = core::read_json_file(st.string());
+    if (cfg.contains("prompts") && cfg["prompts"].is_object()) {
+      for (const auto& [k, v] : cfg["prompts"].items()) {
+        if (v.is_string()) out.prompts[k] = v.get<std::string>();
+      }
+    }
+    if (cfg.contains("default_prompt_name") && cfg["default_prompt_name"].is_string()) {
+      out.default_prompt_name = cfg["default_prompt_name"].get<std::string>();
+    }
+  }
+  return out;
+}
+
+SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pooling> pooling, bool normalize,
+                                      const models::LoadOptions& options) {
+  SentenceEncoder enc;
+  std::error_code ec;
+  SentenceLayout layout = read_sentence_layout(dir);
+  if (pooling) layout.pooling = *pooling;
+  if (!layout.pooling) {
     throw InvalidArgument(fmt::format("{}: not a sentence-transformers directory (no modules.json with Pooling); "
                                       "give a pooling mode (--pooling cls|mean|max|lasttoken)", dir));
   }
-  if (normalize) enc.normalize_ = true;
+  enc.pooling_ = *layout.pooling;
+  enc.include_prompt_ = layout.include_prompt;
+  enc.dense_ = std::move(layout.dense);
+  enc.normalize_ = layout.normalize || normalize;
+  enc.max_length_ = layout.max_length;
+  enc.lower_case_ = layout.lower_case;
+  enc.prompts_ = std::move(layout.prompts);
+  enc.default_prompt_name_ = std::move(layout.default_prompt_name);
+  const fs::path transformer_dir = layout.transformer_dir;
   enc.model_ = std::make_shared<models::LoadedModel>(models::load_model(transformer_dir.string(), models::LoadOptions::with_dtype(options.dtype, options.device)));
   enc.tokenizer_ = std::make_shared<tokenize::Tokenizer>(tokenize::Tokenizer::from_file(transformer_dir.string()));
   enc.max_length_ = std::min(enc.max_length_, max_input_tokens(*enc.model_->config, enc.max_length_));

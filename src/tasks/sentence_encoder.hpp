@@ -25,6 +25,25 @@ struct DenseLayer {
   std::string activation;      // "tanh", "identity", "relu", "gelu", "sigmoid"
 };
 
+// What a sentence-transformers directory declares (modules.json, 1_Pooling/config.json, Dense
+// and Normalize modules, sentence_bert_config.json, config_sentence_transformers.json). A plain
+// HF directory gives transformer_dir = dir and no pooling.
+struct SentenceLayout {
+  bool sentence_transformers = false;  // has modules.json
+  std::string transformer_dir;
+  std::optional<Pooling> pooling;
+  bool include_prompt = true;
+  std::vector<DenseLayer> dense;
+  bool normalize = false;
+  std::size_t max_length = 512;
+  bool lower_case = false;
+  std::map<std::string, std::string> prompts;
+  std::string default_prompt_name;
+};
+// Throws IoError (no config.json/modules.json), UnsupportedModel (module types or pooling
+// modes xling does not run), InvalidArgument (malformed files).
+SentenceLayout read_sentence_layout(const std::string& dir);
+
 struct EncodeOptions {
   std::size_t batch_tokens = 0;  // token budget per batch (padded tokens counted); 0 = the device's default (resolve_batch_tokens)
   std::optional<std::size_t> max_length;

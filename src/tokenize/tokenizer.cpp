@@ -1,6 +1,7 @@
 // tokenizer.json loading and the encode/decode pipeline (see tokenizer.hpp).
 #include "tokenize/tokenizer.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -70,6 +71,7 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
           t.default_padding_.pad_id = *id;
         }
       }
+      if (auto mask = config_token(cfg, "mask_token")) t.mask_id_ = t.token_to_id(*mask);
       std::string side = cfg.value("padding_side", std::string());
       std::string cls = cfg.value("tokenizer_class", std::string());
       // transformers' Llama/Gemma tokenizer classes pad on the left by default.
@@ -123,6 +125,41 @@ Encoding Tokenizer::encode_pair(std::string_view a, std::string_view b, bool add
   Encoding eb = encode_one(b, 1);
   if (!post_processor_) return default_process(std::move(ea), std::move(eb));
   return post_processor_->process(std::move(ea), std::move(eb), add_special, a, b);
+}
+
+WordsEncoding Tokenizer::encode_words(const std::vector<std::string>& words, bool add_special,
+                                     const TruncationOptions& trunc) const {
+  Encoding a;
+  std::vector<int> content_words;
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    Encoding e = encode_one(words[w], 0);
+    a.append(e);
+    content_words.insert(content_words.end(), e.size(), static_cast<int>(w));
+  }
+  if (trunc.max_length > 0) {
+    std::size_t extra = add_special && post_processor_ ? post_processor_->added_tokens(false) : 0;
+    if (trunc.max_length < extra) {
+      throw InvalidArgument(
+          fmt::format("max_length {} is smaller than the {} special tokens added", trunc.max_length, extra));
+    }
+    truncate_pair(a, nullptr, trunc.max_length - extra, trunc.side);
+    if (trunc.side == Side::kRight) {
+      content_words.resize(a.size());
+    } else {
+      content_words.erase(content_words.begin(), content_words.end() - static_cast<std::ptrdiff_t>(a.size()));
+    }
+  }
+  WordsEncoding out;
+  // The original text only matters to offset trimming, which reads the token strings.
+  out.encoding = post_processor_ ? post_processor_->process(std::move(a), std::nullopt, add_special, "", "")
+                                 : default_process(std::move(a), std::nullopt);
+  // Post-processors copy the content tokens in order and mark only what they add as special.
+  std::size_t next = 0;
+  out.word_ids.reserve(out.encoding.size());
+  for (std::size_t i = 0; i < out.encoding.size(); ++i) {
+    out.word_ids.push_back(out.encoding.special[i] ? -1 : content_words.at(next++));
+  }
+  return out;
 }
 
 void Tokenizer::truncate_pair(Encoding& a, Encoding* b, std::size_t max_tokens, Side side) const {
@@ -245,6 +282,16 @@ std::size_t Tokenizer::vocab_size() const {
     if (!model_->id_to_token(a.id)) ++n;
   }
   return n;
+}
+
+std::vector<int> Tokenizer::special_ids() const {
+  std::vector<int> out;
+  for (const auto& a : added_->tokens()) {
+    if (a.special) out.push_back(a.id);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 std::vector<Offsets> to_char_offsets(std::string_view text, const std::vector<Offsets>& byte_offsets) {

@@ -35,6 +35,12 @@ struct PaddingOptions {
   int pad_type_id = 0;
 };
 
+// The result of encoding a list of words (see Tokenizer::encode_words).
+struct WordsEncoding {
+  Encoding encoding;          // offsets are bytes within each token's own word
+  std::vector<int> word_ids;  // one per token: the index of its word, -1 for added special tokens
+};
+
 class Tokenizer {
  public:
   // `path`: tokenizer.json or a directory holding it (tokenizer_config.json beside it is
@@ -49,6 +55,13 @@ class Tokenizer {
   // Batch with truncation and padding (as tokenizer(texts, truncation=..., padding=...)).
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,
                                      bool add_special, const TruncationOptions& trunc, const PaddingOptions& pad) const;
+  // As transformers' tokenizer(words, is_split_into_words=True): every word is normalized,
+  // pre-tokenized and tokenized on its own (as HF tokenizers encodes a pre-tokenized input),
+  // then the post-processor adds the special tokens. A word that gives no token (empty, or only
+  // spaces for most tokenizers) has none. trunc.max_length > 0 keeps the words' first tokens
+  // so that the result, specials included, fits (InvalidArgument when the specials alone do not).
+  WordsEncoding encode_words(const std::vector<std::string>& words, bool add_special,
+                             const TruncationOptions& trunc = {}) const;
   std::string decode(const std::vector<int>& ids, bool skip_special) const;
   // Token strings -> text through the decoder (transformers' convert_tokens_to_string).
   std::string decode_tokens(std::vector<std::string> tokens) const;
@@ -56,9 +69,13 @@ class Tokenizer {
   std::optional<int> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int id) const;
   std::size_t vocab_size() const;
+  // Ids of the added tokens marked special (those decode(skip_special) drops), ascending.
+  std::vector<int> special_ids() const;
+  // tokenizer_config.json's mask_token, when the file has one that is in the vocabulary.
+  std::optional<int> mask_id() const { return mask_id_; }
   // Defaults from tokenizer.json "padding" / tokenizer_config.json (pad token, side).
   const PaddingOptions& default_padding() const { return default_padding_; }
-  std::string model_type() const { return model_type_; }
+  std::string model_type() const { return model_type_; }  // tokenizer.json model: WordPiece, BPE, Unigram
 
  private:
   Encoding encode_one(std::string_view text, int sequence) const;
@@ -71,6 +88,7 @@ class Tokenizer {
   std::unique_ptr<Decoder> decoder_;
   std::shared_ptr<AddedVocabulary> added_;
   PaddingOptions default_padding_;
+  std::optional<int> mask_id_;
   std::string model_type_;
 };
 

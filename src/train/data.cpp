@@ -179,13 +179,115 @@ std::vector<int64_t> int_list(const json& v, const std::string& where, const cha
   return out;
 }
 
+// The class id of one label cell: a name in `labels`, or an integer in [0, labels).
+int64_t label_id(const LabelSet& labels, const json& v, const std::string& where) {
+  const auto num = static_cast<int64_t>(labels.names.size());
+  if (v.is_string()) {
+    auto id = labels.id(v.get<std::string>());
+    if (!id) {
+      throw InvalidArgument(fmt::format("{}: unknown label '{}' (the model's labels: {})", where, v.get<std::string>(),
+                                        fmt::join(labels.names, ", ")));
+    }
+    return *id;
+  }
+  if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < num) return v.get<int64_t>();
+  throw InvalidArgument(fmt::format("{}: label {} is not one of the {} labels", where, v.dump(), num));
+}
+
+// Token classification rows given as words ({"tokens": [...], "ner_tags": [...]}), tokenized
+// and aligned as transformers' examples/pytorch/token-classification/run_ner.py does:
+// tokenizer(words, is_split_into_words=True); the first token of each word gets the word's label,
+// the others -100 (or, with label_all_tokens, the label with B-X turned into I-X when the labels
+// have I-X), special tokens -100.
+class WordRows {
+ public:
+  WordRows(const tokenize::Tokenizer* tok, const LabelSet& labels, const ReadOptions& opt)
+      : tok_(tok), labels_(labels), opt_(opt) {
+    for (std::size_t i = 0; i < labels.names.size(); ++i) {
+      const std::string& name = labels.names[i];
+      int64_t to = static_cast<int64_t>(i);
+      if (name.rfind("B-", 0) == 0) {
+        std::string inside = name;  // Python's str.replace: every "B-", not only the prefix
+        for (std::size_t at = 0; (at = inside.find("B-", at)) != std::string::npos; at += 2) inside[at] = 'I';
+        if (auto id = labels.id(inside)) to = *id;
+      }
+      b_to_i_.push_back(to);
+    }
+  }
+
+  static const json* words_field(const json& row) { return field(row, {"tokens", "words"}); }
+
+  Example read(const json& row, const std::string& where) const {
+    const json* words = words_field(row);
+    if (!words) {
+      throw InvalidArgument(fmt::format("{}: token-cls rows need words ('tokens' + 'ner_tags') or input_ids + labels "
+                                        "per token", where));
+    }
+    if (!tok_) throw InvalidArgument(fmt::format("{}: a row of words needs the model's tokenizer", where));
+    const char* key = row.contains("tokens") && !row["tokens"].is_null() ? "tokens" : "words";
+    if (!words->is_array()) throw InvalidArgument(fmt::format("{}: '{}' must be a list of words", where, key));
+    std::vector<std::string> ws;
+    ws.reserve(words->size());
+    for (std::size_t i = 0; i < words->size(); ++i) {
+      const json& w = (*words)[i];
+      if (!w.is_string()) {
+        throw InvalidArgument(fmt::format("{}: word {} of '{}' is {}, not a string", where, i, key, w.dump()));
+      }
+      ws.push_back(w.get<std::string>());
+    }
+    const json* l = label_field(row);
+    if (!l || !l->is_array()) {
+      throw InvalidArgument(fmt::format("{}: a row of words needs a list of labels ('ner_tags', 'tags' or 'labels'), "
+                                        "one per word", where));
+    }
+    if (l->size() != ws.size()) {
+      throw InvalidArgument(fmt::format("{}: {} words but {} labels", where, ws.size(), l->size()));
+    }
+    std::vector<int64_t> word_labels;
+    word_labels.reserve(ws.size());
+    for (const auto& v : *l) word_labels.push_back(label_id(labels_, v, where));
+
+    auto enc = tok_->encode_words(ws, /*add_special=*/true);
+    if (enc.encoding.size() > opt_.max_length) {  // truncated as HF does: the words' tokens, specials kept
+      const tokenize::TruncationOptions trunc{opt_.max_length, tokenize::Side::kRight};
+      enc = tok_->encode_words(ws, /*add_special=*/true, trunc);
+      if (opt_.truncated) ++*opt_.truncated;
+    }
+    Example ex;
+    ex.input_ids.assign(enc.encoding.ids.begin(), enc.encoding.ids.end());
+    ex.token_type_ids.assign(enc.encoding.type_ids.begin(), enc.encoding.type_ids.end());
+    int previous = -1;
+    for (int w : enc.word_ids) {
+      if (w < 0) {
+        ex.labels.push_back(-100);
+      } else {
+        const int64_t label = word_labels[static_cast<std::size_t>(w)];
+        if (w != previous) ex.labels.push_back(label);
+        else ex.labels.push_back(opt_.label_all_tokens ? b_to_i_[static_cast<std::size_t>(label)] : -100);
+      }
+      previous = w;
+    }
+    return ex;
+  }
+
+ private:
+  const tokenize::Tokenizer* tok_;
+  const LabelSet& labels_;
+  const ReadOptions& opt_;
+  std::vector<int64_t> b_to_i_;  // run_ner.py's b_to_i_label
+};
+
 }  // namespace
 
 Task parse_task(const std::string& name) {
   if (name == "seq-cls") return Task::kSeqCls;
   if (name == "pair-cls") return Task::kPairCls;
   if (name == "token-cls") return Task::kTokenCls;
-  throw InvalidArgument(fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls", name));
+  if (name == "bi-encoder") return Task::kBiEncoder;
+  if (name == "cross-encoder") return Task::kCrossEncoder;
+  if (name == "mlm") return Task::kMlm;
+  throw InvalidArgument(
+      fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm", name));
 }
 
 const char* task_name(Task t) {
@@ -193,8 +295,16 @@ const char* task_name(Task t) {
     case Task::kSeqCls: return "seq-cls";
     case Task::kPairCls: return "pair-cls";
     case Task::kTokenCls: return "token-cls";
+    case Task::kBiEncoder: return "bi-encoder";
+    case Task::kCrossEncoder: return "cross-encoder";
+    case Task::kMlm: return "mlm";
   }
   return "?";
+}
+
+void for_each_json_row(const std::string& path,
+                       const std::function<void(std::size_t, const nlohmann::json&, const std::string&)>& fn) {
+  for_each_row(path, fn);
 }
 
 std::optional<int64_t> LabelSet::id(const std::string& name) const {
@@ -266,6 +376,7 @@ std::vector<Example> read_examples(const std::string& path, const tokenize::Toke
                                    const ReadOptions& opt) {
   std::vector<Example> out;
   const auto num = static_cast<int64_t>(labels.names.size());
+  const WordRows word_rows(tok, labels, opt);
   for_each_row(path, [&](std::size_t line, const json& row, const std::string& where) {
     Example ex;
     ex.line = line;
@@ -306,7 +417,10 @@ std::vector<Example> read_examples(const std::string& path, const tokenize::Toke
       }
     } else {
       if (opt.task == Task::kTokenCls) {
-        throw InvalidArgument(fmt::format("{}: token-cls rows must be pre-tokenized (input_ids + labels per token)", where));
+        Example words = word_rows.read(row, where);
+        words.line = line;
+        out.push_back(std::move(words));
+        return;
       }
       if (!tok) throw InvalidArgument(fmt::format("{}: a text row needs the model's tokenizer", where));
       auto [a, b] = text_fields(row);
@@ -330,18 +444,7 @@ std::vector<Example> read_examples(const std::string& path, const tokenize::Toke
     }
     const json* l = label_field(row);
     if (!l) throw InvalidArgument(fmt::format("{}: no label", where));
-    auto class_id = [&](const json& v) -> int64_t {
-      if (v.is_string()) {
-        auto id = labels.id(v.get<std::string>());
-        if (!id) {
-          throw InvalidArgument(fmt::format("{}: unknown label '{}' (the model's labels: {})", where, v.get<std::string>(),
-                                            fmt::join(labels.names, ", ")));
-        }
-        return *id;
-      }
-      if (v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < num) return v.get<int64_t>();
-      throw InvalidArgument(fmt::format("{}: label {} is not one of the {} labels", where, v.dump(), num));
-    };
+    auto class_id = [&](const json& v) { return label_id(labels, v, where); };
     switch (labels.kind) {
       case LabelKind::kRegression:
         if (!l->is_number()) throw InvalidArgument(fmt::format("{}: regression label {} is not a number", where, l->dump()));

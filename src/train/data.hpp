@@ -5,21 +5,29 @@
 // "label"/"labels"}: exact experiments, ids used as given, padding in the mask dropped) or text
 // with HF datasets' field names: "text"/"sentence" (+ "text_pair"/"sentence2"... for pairs, or
 // "sentence1"/"sentence2", "premise"/"hypothesis", "question"/"passage") and "label" (an int,
-// a label name, a float for regression, or a list of names/ints for multi-label).
+// a label name, a float for regression, or a list of names/ints for multi-label). Token-cls rows
+// are pre-tokenized or words with a label each, as HF datasets' conll2003/wikiann/xtreme:
+// {"tokens" (or "words"): [word, ...], "ner_tags" (or "tags"/"labels"): [name or int, ...]},
+// tokenized as tokenizer(words, is_split_into_words=True) and aligned as run_ner.py does.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "tokenize/tokenizer.hpp"
 
 namespace xling::train {
 
-enum class Task { kSeqCls, kPairCls, kTokenCls };
-Task parse_task(const std::string& name);  // seq-cls, pair-cls, token-cls
+// Classification tasks read labelled rows (read_examples); bi-encoder and cross-encoder rows are
+// text tuples (text_rows.hpp); mlm rows are plain texts.
+enum class Task { kSeqCls, kPairCls, kTokenCls, kBiEncoder, kCrossEncoder, kMlm };
+Task parse_task(const std::string& name);  // seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm
 const char* task_name(Task t);
 
 enum class LabelKind { kSingle, kMulti, kRegression };
@@ -43,7 +51,15 @@ struct ReadOptions {
   Task task = Task::kSeqCls;
   std::size_t max_length = 512;  // truncation of text rows (specials kept); pre-tokenized rows must fit
   std::size_t* truncated = nullptr;
+  // Rows of words (token-cls): label the continuation tokens of a word too (run_ner.py's
+  // --label_all_tokens), else they get -100.
+  bool label_all_tokens = false;
 };
+
+// Calls fn(line, row, where) for each row of a .jsonl/.tsv/.csv file, as read_examples does
+// (`where` = "file:line" for errors). Throws for unreadable or empty files and broken rows.
+void for_each_json_row(const std::string& path,
+                       const std::function<void(std::size_t, const nlohmann::json&, const std::string&)>& fn);
 
 // Collects the label names and kind of a training file (text labels sorted; integer labels
 // 0..max named by `fallback_names` when given, else "LABEL_i"). Throws InvalidArgument naming

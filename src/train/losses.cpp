@@ -26,4 +26,20 @@ torch::Tensor multiple_negatives_ranking_loss(const torch::Tensor& a, const torc
   return (loss + F::cross_entropy(back * scale, target)) / 2.0;
 }
 
+torch::Tensor cosent_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& labels, double scale) {
+  namespace F = torch::nn::functional;
+  auto s = F::cosine_similarity(a, b, F::CosineSimilarityFuncOptions().dim(1)) * scale;  // (B)
+  auto diff = s.unsqueeze(1) - s.unsqueeze(0);                                           // (B, B): s_i - s_j
+  auto lab = labels.to(s.scalar_type());
+  auto lower = lab.unsqueeze(1) < lab.unsqueeze(0);  // label_i < label_j
+  diff = diff - (1 - lower.to(diff.scalar_type())) * 1e12;
+  return torch::logsumexp(torch::cat({torch::zeros({1}, diff.options()), diff.reshape({-1})}), 0);
+}
+
+torch::Tensor cosine_similarity_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& labels) {
+  namespace F = torch::nn::functional;
+  auto cos = F::cosine_similarity(a, b, F::CosineSimilarityFuncOptions().dim(1));
+  return F::mse_loss(cos, labels.to(cos.scalar_type()));
+}
+
 }  // namespace xling::train

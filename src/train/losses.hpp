@@ -19,4 +19,11 @@ torch::Tensor multiple_negatives_ranking_loss(const torch::Tensor& a, const torc
                                               bool symmetric = false, double margin = 0.0,
                                               const torch::Tensor& negatives = {});
 
+// sentence-transformers' CoSENTLoss: s = scale * cos(a_i, b_i) (B); for every pair (i, j) with
+// label_i < label_j the term s_i - s_j; loss = log(1 + sum exp(terms)).
+torch::Tensor cosent_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& labels, double scale = 20.0);
+
+// sentence-transformers' CosineSimilarityLoss: mean((cos(a_i, b_i) - label_i)^2).
+torch::Tensor cosine_similarity_loss(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& labels);
+
 }  // namespace xling::train

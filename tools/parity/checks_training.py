@@ -127,3 +127,39 @@ def finetune_lora_adapter_loads_in_peft(ctx):
              .logits.detach()).abs().max().item()
     assert moved > 1e-3, "the adapter changed nothing"
     return f"peft {__import__('peft').__version__} loads xling's adapter: logits max abs diff {diff:.1e}"
+
+
+@check
+def finetune_prompt_tuning_adapter_loads_in_peft(ctx):
+    """xling finetune --peft prompt writes a PEFT prompt-tuning adapter that peft loads with xling's logits."""
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file, save_file
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+    cfg = XLMRobertaConfig(vocab_size=200, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                           intermediate_size=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
+                           eos_token_id=2, type_vocab_size=1, num_labels=2, hidden_dropout_prob=0.0,
+                           attention_probs_dropout_prob=0.0)
+    torch.manual_seed(ctx.seed + 2)
+    init = ctx.path("prompt-init")
+    XLMRobertaForSequenceClassification(cfg).save_pretrained(init)
+    with open(ctx.path("prompt-train.jsonl"), "w") as f:
+        for i in range(24):
+            n = ctx.rng.randint(3, 20)
+            f.write(json.dumps({"input_ids": [0] + [ctx.rng.randint(3, 199) for _ in range(n - 2)] + [2],
+                                "label": ctx.rng.randint(0, 1)}) + "\n")
+    out = ctx.path("prompt-out")
+    ctx.run("finetune", "--model", init, "--train", ctx.path("prompt-train.jsonl"), "--output", out, "--peft", "prompt",
+            "--num-virtual-tokens", "5", "--max-steps", "10", "--batch-size", "4", "--lr", "1e-2", "-q")
+    ids = torch.tensor([[0, 5, 17, 42, 2, 1, 1], [0, 9, 8, 7, 6, 5, 2]])
+    mask = (ids != 1).long()
+    save_file({"input_ids": ids, "attention_mask": mask}, ctx.path("prompt-in.safetensors"))
+    ctx.run("forward", "--model", init, "--adapter", out, "--inputs", ctx.path("prompt-in.safetensors"),
+            "--output", ctx.path("prompt-fout.safetensors"))
+    ours = load_file(ctx.path("prompt-fout.safetensors"))["logits"]
+    model = PeftModel.from_pretrained(XLMRobertaForSequenceClassification.from_pretrained(init), out).eval()
+    with torch.no_grad():
+        theirs = model(input_ids=ids, attention_mask=mask).logits
+    diff = (ours - theirs).abs().max().item()
+    assert diff <= 1e-4, f"xling vs peft logits differ by {diff}"
+    return f"peft loads xling's trained prompt-tuning adapter: logits max abs diff {diff:.1e}"
