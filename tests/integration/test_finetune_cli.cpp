@@ -96,7 +96,8 @@ TEST(FinetuneCli, SameSeedSameRunAndDryRunWritesNothing) {
 }
 
 // A run killed with SIGKILL right after a checkpoint and resumed gives the uninterrupted run's
-// weights and log byte for byte (shuffled data, dropout on: data position and RNG restored).
+// weights and log byte for byte (shuffled data, dropout on: data position and RNG restored),
+// for full fine-tuning, adapters and masked-LM training.
 TEST(FinetuneCli, KilledRunResumesToTheSameWeights) {
   xling::testing::ScratchDir tmp;
   split_data(fs::path(XLING_SOURCE_DIR) / "examples/eval/data/classification", 20, tmp.file("train.jsonl"),
@@ -111,29 +112,42 @@ TEST(FinetuneCli, KilledRunResumesToTheSameWeights) {
   cfg["hidden_dropout_prob"] = 0.1;
   cfg["attention_probs_dropout_prob"] = 0.1;
   std::ofstream(tmp.file("model/config.json")) << cfg.dump(2);
-  auto args = [&](const std::string& out) {
-    return std::vector<std::string>{"finetune", "-m", tmp.file("model"), "--train", tmp.file("train.jsonl"), "-o",
-                                    tmp.file(out), "--max-steps", "25", "--batch-size", "8", "--lr", "2e-3",
-                                    "--save-steps", "6", "--seed", "3", "--log", tmp.file(out + ".jsonl"), "-q"};
-  };
-  auto full = xling_run(args("full"));
-  ASSERT_EQ(full.code, 0) << full.err;
-  using xling::testing::shell_quote;
-  std::string cmd = "XLING_TEST_KILL_AFTER_CHECKPOINT=12 " + shell_quote(XLING_BIN);
-  for (const auto& a : args("cut")) cmd += " " + shell_quote(a);
-  auto killed = xling::testing::run_shell(cmd + " </dev/null");
-  EXPECT_NE(killed.code, 0);  // died by SIGKILL
-  EXPECT_TRUE(fs::exists(tmp.file("cut/checkpoint-12/trainer_state.json")));
-  EXPECT_FALSE(fs::exists(tmp.file("cut/model.safetensors")));
-  auto resume_args = args("cut");
-  resume_args.push_back("--resume");
-  auto resumed = xling_run(resume_args);
-  ASSERT_EQ(resumed.code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
-  auto bytes = [](const std::string& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  EXPECT_EQ(bytes(tmp.file("full/model.safetensors")), bytes(tmp.file("cut/model.safetensors")));
-  EXPECT_EQ(lines_of(tmp.file("full.jsonl")), lines_of(tmp.file("cut.jsonl")));
+  // Full fine-tuning; bottleneck adapters (their tensors live outside the HF files); masked-LM
+  // (masks drawn from the restored generator).
+  const std::vector<std::pair<std::vector<std::string>, std::string>> variants = {
+      {{}, "model.safetensors"},
+      {{"--peft", "adapter", "--adapter-kind", "houlsby", "--adapter-reduction", "4"}, "adapter_model.safetensors"},
+      {{"--task", "mlm"}, "model.safetensors"}};
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    const std::string full_dir = "full" + std::to_string(v), cut_dir = "cut" + std::to_string(v);
+    auto args = [&](const std::string& out) {
+      std::vector<std::string> a{"finetune", "-m", tmp.file("model"), "--train", tmp.file("train.jsonl"), "-o",
+                                 tmp.file(out), "--max-steps", "25", "--batch-size", "8", "--lr", "2e-3",
+                                 "--save-steps", "6", "--seed", "3", "--log", tmp.file(out + ".jsonl"), "-q"};
+      a.insert(a.end(), variants[v].first.begin(), variants[v].first.end());
+      return a;
+    };
+    auto full = xling_run(args(full_dir));
+    ASSERT_EQ(full.code, 0) << full.err;
+    using xling::testing::shell_quote;
+    std::string cmd = "XLING_TEST_KILL_AFTER_CHECKPOINT=12 " + shell_quote(XLING_BIN);
+    for (const auto& a : args(cut_dir)) cmd += " " + shell_quote(a);
+    auto killed = xling::testing::run_shell(cmd + " </dev/null");
+    EXPECT_NE(killed.code, 0) << v;  // died by SIGKILL
+    EXPECT_TRUE(fs::exists(tmp.file(cut_dir + "/checkpoint-12/trainer_state.json"))) << v;
+    EXPECT_FALSE(fs::exists(tmp.file(cut_dir + "/" + variants[v].second))) << v;
+    auto resume_args = args(cut_dir);
+    resume_args.push_back("--resume");
+    auto resumed = xling_run(resume_args);
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
+    auto bytes = [](const std::string& p) {
+      std::ifstream in(p, std::ios::binary);
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    const std::string a = bytes(tmp.file(full_dir + "/" + variants[v].second));
+    EXPECT_FALSE(a.empty()) << v;
+    EXPECT_EQ(a, bytes(tmp.file(cut_dir + "/" + variants[v].second))) << v;
+    EXPECT_EQ(lines_of(tmp.file(full_dir + ".jsonl")), lines_of(tmp.file(cut_dir + ".jsonl"))) << v;
+  }
 }
