@@ -134,6 +134,9 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
                   "\"weight\"}], \"sampling\": round-robin|proportional, \"loss_weighting\": equal|proportional|fixed}); "
                   "writes OUTPUT/<name>/ per task")
       ->check(kExistingPath);
+  sub->add_flag("--init-from-config", t.init_from_config,
+                "Train from scratch: use only --model's config.json and tokenizer, every weight initialised as HF's "
+                "_init_weights (seeded by --seed)");
   sub->add_flag("--bf16", t.bf16, "bf16 autocast for forward/backward (weights and optimizer stay fp32)");
   sub->add_flag("--merge-adapter", t.merge_adapter, "With --peft lora: save the merged full model instead of the adapter");
   sub->add_flag("--dry-run", t.dry_run, "Print the plan (rows, tokens, updates, parameters) and stop");

@@ -100,6 +100,10 @@ void init_hf_style(torch::nn::Module& root, const std::vector<std::string>& name
       if (p.key() == "bias") t.zero_();
       else if (is_norm) t.fill_(1.0);
       else if (t.is_floating_point()) t.normal_(0.0, std, gen);
+      // nn.Embedding(padding_idx=p): HF zeroes that row after drawing the rest.
+      if (auto* emb = dynamic_cast<EmbeddingImpl*>(&m); emb && p.key() == "weight" && emb->padding_idx >= 0) {
+        t[emb->padding_idx].zero_();
+      }
     }
   }
 }

@@ -138,12 +138,16 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   auto* bert = dynamic_cast<io::BertConfig*>(m.config.get());
   if (bert) {
     if (auto model = make_bert_model(*bert, arch)) {
-      auto ckpt = io::Checkpoint::open(dir);
       (*model)->eval();
-      const std::string& prefix = (*model)->prefix;
-      std::vector<std::string> tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
-                                       "lm_head.decoder.weight", "lm_head.decoder.bias"};
-      m.report = load_weights(**model, ckpt, prefix, tied, options.strict, options.dtype);
+      if (options.random_init) {
+        for (const auto& p : (*model)->named_parameters()) m.report.initialized.push_back(p.key());
+      } else {
+        auto ckpt = io::Checkpoint::open(dir);
+        const std::string& prefix = (*model)->prefix;
+        std::vector<std::string> tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
+                                         "lm_head.decoder.weight", "lm_head.decoder.bias"};
+        m.report = load_weights(**model, ckpt, prefix, tied, options.strict, options.dtype);
+      }
       if (!m.report.initialized.empty()) {
         layers::init_hf_style(**model, m.report.initialized, bert->initializer_range, options.init_seed);
       }

@@ -39,6 +39,10 @@ struct LoadOptions {
   // Where the model runs: CPU weights stay mmapped; on CUDA they are copied to the device
   // and forward() moves its inputs there (outputs stay on the device).
   torch::Device device = torch::kCPU;
+  // Training from scratch: ignore any weights in the directory and initialise every parameter
+  // as HF's _init_weights (normal(0, initializer_range), zero biases and padding rows, unit
+  // LayerNorms), seeded by init_seed. Only config.json is read.
+  bool random_init = false;
   uint64_t init_seed = 0;  // seed of the HF-style init of weights absent from the checkpoint (strict = false)
   // Fine-tuning: replace the config's labels (id2label, num_labels) and problem_type before the
   // head is built. Empty = keep the config's.

@@ -64,6 +64,7 @@ class ClassifyObjective final : public Objective {
     lo.labels = labels_.names;
     lo.problem_type = problem_type_;
     lo.init_seed = opt.seed;
+    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
     lo.device = opt.device;
     model_ = models::load_model(load_dir, lo);
     for (const auto& e : train_) detail::check_vocabulary(model_, e.input_ids, fmt::format("{}:{}", opt.train_path, e.line));

@@ -84,6 +84,7 @@ class EmbedObjective final : public Objective {
     lo.architecture = head_architecture(cfg->architectures.front(), Task::kBiEncoder);
     lo.strict = false;
     lo.init_seed = opt.seed;
+    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
     lo.device = opt.device;
     model_ = models::load_model(tasks::read_sentence_layout(load_dir).transformer_dir, lo);
     for (const auto& r : train_.rows) {

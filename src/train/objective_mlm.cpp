@@ -89,6 +89,7 @@ class MlmObjective final : public Objective {
     lo.architecture = head_architecture(cfg->architectures.front(), Task::kMlm);
     lo.strict = false;
     lo.init_seed = opt.seed;
+    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
     lo.device = opt.device;
     model_ = models::load_model(load_dir, lo);
     for (std::size_t i = 0; i < train_.size(); ++i) {

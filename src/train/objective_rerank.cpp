@@ -66,6 +66,7 @@ class RerankObjective final : public Objective {
     lo.strict = false;
     lo.labels = {"LABEL_0"};
     lo.init_seed = opt.seed;
+    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
     lo.device = opt.device;
     model_ = models::load_model(load_dir, lo);
     for (const auto& r : train_.rows) {

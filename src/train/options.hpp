@@ -77,6 +77,9 @@ struct TrainOptions {
   bool whole_word_mask = false;
   // token-cls rows given as words: label every sub-token (default: the first, -100 after).
   bool label_all_tokens = false;
+  // Train from scratch: the model directory's config.json (and tokenizer) only, every weight
+  // initialised as HF's _init_weights with `seed`.
+  bool init_from_config = false;
   // Several tasks on one shared encoder, from a JSON file (docs/cli.md "Multitask"): each task
   // has its own rows, head and eval files; task, train_path and eval_paths are then unused.
   std::string multitask_path;

@@ -173,7 +173,10 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
   models::LoadedModel& m = obj.model();
   result.initialized = m.report.initialized;
   result.unused = m.report.unused;
-  if (!m.report.initialized.empty()) {
+  if (opt.init_from_config && resume_from.empty()) {
+    report(fmt::format("training from scratch: {} parameter tensors initialised as HF's _init_weights (seed {})",
+                       m.report.initialized.size(), opt.seed));
+  } else if (!m.report.initialized.empty()) {
     report(fmt::format("initialised as HF does (new head): {}", fmt::join(m.report.initialized, ", ")));
   }
   if (!m.report.unused.empty()) report(fmt::format("checkpoint tensors not used: {}", fmt::join(m.report.unused, ", ")));

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "core/json.hpp"
+#include "io/bert_config.hpp"
 #include "io/checkpoint.hpp"
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
@@ -434,4 +435,60 @@ TEST(TrainingPeft, AdaptersAndPromptTuningSaveAndReloadIdentically) {
     auto out = m.forward({{"input_ids", ids}, {"attention_mask", mask}, {"labels", torch::tensor(labels)}});
     EXPECT_NEAR(out.at("loss").item<double>(), r.evals.back().result.loss, 1e-5) << method;
   }
+}
+
+// --init-from-config: a directory with only config.json and a tokenizer trains from scratch;
+// the weights start as HF's _init_weights (unit LayerNorms, zero biases and padding rows,
+// normal(0, initializer_range) elsewhere), the same for the same seed.
+TEST(TrainingFromScratch, ConfigOnlyDirectoryTrains) {
+  layers::set_threads(0);
+  xling::testing::ScratchDir tmp;
+  const fs::path src = kSt / "e5_like_mean";
+  fs::create_directories(tmp.file("cfg"));
+  auto cfg = core::read_json_file((src / "config.json").string());
+  cfg["hidden_size"] = 48;  // not the fixture's shape: nothing can come from its weights
+  cfg["num_attention_heads"] = 4;
+  cfg["intermediate_size"] = 96;
+  cfg["num_hidden_layers"] = 3;
+  std::ofstream(tmp.file("cfg/config.json")) << cfg.dump(2);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) fs::copy_file(src / f, fs::path(tmp.file("cfg")) / f);
+
+  models::LoadOptions lo = models::LoadOptions::for_class("XLMRobertaForMaskedLM", false);
+  lo.random_init = true;
+  lo.init_seed = 5;
+  auto a = models::load_model(tmp.file("cfg"), lo), b = models::load_model(tmp.file("cfg"), lo);
+  const double std_want = cfg.value("initializer_range", 0.02);
+  for (const auto& p : a.module->named_parameters()) {
+    const auto& n = p.key();
+    const auto& t = p.value();
+    EXPECT_TRUE(torch::equal(t, b.module->named_parameters()[n])) << n;
+    if (n.ends_with("bias")) {
+      EXPECT_EQ(t.abs().max().item<double>(), 0.0) << n;
+    } else if (n.find("LayerNorm") != std::string::npos || n.find("layer_norm") != std::string::npos) {
+      EXPECT_EQ((t - 1).abs().max().item<double>(), 0.0) << n;
+    } else if (t.numel() > 1000) {
+      EXPECT_NEAR(t.std().item<double>(), std_want, 0.1 * std_want) << n;
+    }
+  }
+  const auto pad = cfg.value("pad_token_id", 1);
+  EXPECT_EQ(a.module->named_parameters()["roberta.embeddings.word_embeddings.weight"][pad].abs().max().item<double>(), 0.0);
+
+  // Masked-LM from scratch on real text: the loss falls.
+  {
+    std::ofstream f(tmp.file("train.txt"));
+    for (int rep = 0; rep < 4; ++rep) {
+      for (const auto& [en, other] : kPairs) f << en << " — " << other << "\n";
+    }
+  }
+  auto o = base_options(tmp, train::Task::kMlm, tmp.file("cfg"));
+  o.init_from_config = true;
+  o.train_path = tmp.file("train.txt");
+  o.max_steps = 30;
+  o.lr = 5e-3;
+  o.shuffle = true;
+  auto r = train::finetune(o);
+  ASSERT_EQ(r.steps.size(), 30u);
+  EXPECT_LT((r.steps[28].loss + r.steps[29].loss) / 2, (r.steps[0].loss + r.steps[1].loss) / 2);
+  auto back = models::load_model(o.output_dir);
+  EXPECT_EQ(dynamic_cast<const io::BertConfig&>(*back.config).hidden_size, 48);
 }
