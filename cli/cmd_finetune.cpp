@@ -55,10 +55,11 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   auto opt = std::make_shared<FinetuneOptions>();
   CLI::App* sub = app.add_subcommand(
       "finetune",
-      "Fine-tune an encoder (BERT/XLM-R family) on a task and write an HF directory transformers loads as its own. "
-      "Rows: JSONL, pre-tokenized ({\"input_ids\": [...], \"label\": ...}) or text ({\"text\": ..., \"label\": ...}; "
-      "pairs as sentence1/sentence2, premise/hypothesis or text/text_pair). Labels: names, ints, floats "
-      "(regression) or lists (multi-label). A base checkpoint gets a new head initialised as HF does.");
+      "Fine-tune an encoder (BERT/XLM-R family) on a task (--task) or several sharing the encoder (--multitask) and "
+      "write what transformers / sentence-transformers / peft load as their own. Classification rows: JSONL, "
+      "pre-tokenized ({\"input_ids\": [...], \"label\": ...}) or text ({\"text\": ..., \"label\": ...}; pairs as "
+      "sentence1/sentence2, premise/hypothesis or text/text_pair); labels: names, ints, floats (regression) or lists "
+      "(multi-label). A base checkpoint gets a new head initialised as HF does. See docs/cli.md.");
   auto& t = opt->t;
   sub->add_option("--task", opt->task,
                   "seq-cls, pair-cls, token-cls (rows: input_ids + labels, or tokens + ner_tags), bi-encoder (anchor/positive"
@@ -85,7 +86,8 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
                   "Layer-wise lr decay d: head lr, layer i of L lr*d^(L-i), embeddings lr*d^(L+1) (1 = off)")
       ->capture_default_str();
   sub->add_option("--metric-for-best", t.metric_for_best,
-                  "Keep the best model by the first --eval file's accuracy, macro_f1 or loss in OUTPUT/best");
+                  "Keep the best model in OUTPUT/best by a metric of the first --eval file (accuracy, macro_f1, mrr@10, "
+                  "spearman, perplexity, ... or loss)");
   sub->add_option("--early-stopping-patience", t.early_stopping_patience,
                   "With --metric-for-best: stop after N evaluations without improvement");
   sub->add_option("--warmup-steps", t.warmup_steps, "Linear warmup updates")->capture_default_str();

@@ -411,7 +411,8 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
           throw InvalidArgument(fmt::format("--metric-for-best '{}' is not measured by {} (it has: {})",
                                             opt.metric_for_best, task_name(opt.task), fmt::join(names, ", ")));
         }
-        const double v = opt.metric_for_best == "loss" ? -raw : raw;
+        // loss and perplexity: lower is better; every other metric: higher.
+        const double v = opt.metric_for_best == "loss" || opt.metric_for_best == "perplexity" ? -raw : raw;
         if (step == 0) {
           // the starting point is not a candidate
         } else if (best_step < 0 || v > best_value) {
