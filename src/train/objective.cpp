@@ -2,6 +2,7 @@
 #include "train/objective.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "io/bert_config.hpp"
+#include "train/hf_output.hpp"
 #include "train/objective_impl.hpp"
 #include "xling/errors.hpp"
 
@@ -50,6 +52,11 @@ std::vector<std::pair<std::string, torch::Tensor>> Objective::parameters() {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (auto& p : model_.module->named_parameters()) out.emplace_back(p.key(), p.value());
   return out;
+}
+
+void Objective::save(const std::string& dir) const {
+  save_config(dir);
+  write_tensors(std::filesystem::path(dir) / "model.safetensors", model_tensors(*model_.module));
 }
 
 std::vector<std::vector<std::size_t>> Objective::epoch_batches(std::size_t batch, bool shuffle, uint64_t seed, int epoch) const {

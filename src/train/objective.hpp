@@ -73,7 +73,8 @@ class Objective {
   virtual std::string peft_task_type() const = 0;  // SEQ_CLS, TOKEN_CLS, FEATURE_EXTRACTION
   // The whole model in the task's layout (an HF directory; a sentence-transformers directory
   // for bi-encoders), loadable by the matching HF/sentence-transformers class and by xling.
-  virtual void save(const std::string& dir) const = 0;
+  // Default: save_config() + model.safetensors.
+  virtual void save(const std::string& dir) const;
   // Everything but the weights (config, tokenizer, sentence-transformers modules): written
   // next to a PEFT adapter.
   virtual void save_config(const std::string& dir) const = 0;

@@ -130,10 +130,6 @@ class ClassifyObjective final : public Objective {
   std::vector<std::string> head_modules() const override { return {"classifier"}; }
   std::string peft_task_type() const override { return task_ == Task::kTokenCls ? "TOKEN_CLS" : "SEQ_CLS"; }
 
-  void save(const std::string& dir) const override {
-    save_config(dir);
-    write_tensors(fs::path(dir) / "model.safetensors", model_tensors(*model_.module));
-  }
 
   void save_config(const std::string& dir) const override {
     write_config_and_tokenizer(dir, source_dir_, [&](nlohmann::json& cfg) {

@@ -147,10 +147,6 @@ class MlmObjective final : public Objective {
   std::vector<std::string> head_modules() const override { return {"lm_head", "cls"}; }
   std::string peft_task_type() const override { return ""; }
 
-  void save(const std::string& dir) const override {
-    save_config(dir);
-    write_tensors(fs::path(dir) / "model.safetensors", model_tensors(*model_.module));
-  }
   void save_config(const std::string& dir) const override {
     write_config_and_tokenizer(dir, source_dir_, [&](nlohmann::json& cfg) { cfg["architectures"] = {model_.architecture}; });
   }

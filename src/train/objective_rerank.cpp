@@ -76,11 +76,7 @@ class RerankObjective final : public Objective {
   }
 
   std::size_t train_size() const override { return train_.rows.size(); }
-  std::size_t row_tokens(std::size_t i) const override {
-    std::size_t n = 0;
-    for (const auto& s : train_.rows[i].seqs) n += s.ids.size();
-    return n;
-  }
+  std::size_t row_tokens(std::size_t i) const override { return train_.rows[i].tokens(); }
 
   BatchLoss loss(const std::vector<std::size_t>& rows) override {
     BatchLoss out;
@@ -132,10 +128,6 @@ class RerankObjective final : public Objective {
   std::vector<std::string> head_modules() const override { return {"classifier"}; }
   std::string peft_task_type() const override { return "SEQ_CLS"; }
 
-  void save(const std::string& dir) const override {
-    save_config(dir);
-    write_tensors(fs::path(dir) / "model.safetensors", model_tensors(*model_.module));
-  }
   void save_config(const std::string& dir) const override {
     write_config_and_tokenizer(dir, source_dir_, [&](nlohmann::json& cfg) {
       cfg["architectures"] = {model_.architecture};

@@ -28,6 +28,11 @@ struct TextTuple {
   float score = 0;         // the row's score/label (scored rows)
   bool has_score = false;
   std::size_t line = 0;
+  std::size_t tokens() const {
+    std::size_t n = 0;
+    for (const auto& s : seqs) n += s.ids.size();
+    return n;
+  }
 };
 
 enum class TupleKind {
