@@ -104,6 +104,17 @@ void check_vocabulary(const models::LoadedModel& m, const std::vector<int64_t>& 
   }
 }
 
+models::LoadOptions training_load_options(const TrainOptions& opt, const std::string& load_dir,
+                                          const std::string& base_architecture, Task task) {
+  models::LoadOptions lo;
+  lo.architecture = head_architecture(base_architecture, task);
+  lo.strict = false;
+  lo.init_seed = opt.seed;
+  lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
+  lo.device = opt.device;
+  return lo;
+}
+
 PaddedBatch pad_sequences(const std::vector<const Sequence*>& seqs, int64_t pad_id, const torch::Device& device) {
   std::size_t t = 1;
   for (const auto* s : seqs) t = std::max(t, s->ids.size());

@@ -58,14 +58,9 @@ class ClassifyObjective final : public Objective {
     for (const auto& p : opt.eval_paths) eval_.push_back(read_examples(p, tok_.get(), labels_, ro));
     if (truncated) report(fmt::format("{} texts truncated to {} tokens", truncated, ro.max_length));
 
-    models::LoadOptions lo;
-    lo.architecture = arch;
-    lo.strict = false;
+    models::LoadOptions lo = detail::training_load_options(opt, load_dir, base_cfg->architectures.front(), opt.task);
     lo.labels = labels_.names;
     lo.problem_type = problem_type_;
-    lo.init_seed = opt.seed;
-    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
-    lo.device = opt.device;
     model_ = models::load_model(load_dir, lo);
     for (const auto& e : train_) detail::check_vocabulary(model_, e.input_ids, fmt::format("{}:{}", opt.train_path, e.line));
     pad_id_ = tok_ ? tok_->default_padding().pad_id : model_.config->pad_token_id.value_or(0);

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace xling::train {
 namespace {
 
-class EmbedObjective final : public Objective {
+class EmbedObjective final : public TextRowsObjective {
  public:
   EmbedObjective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report) : opt_(opt) {
     eval_paths_ = opt.eval_paths;
@@ -80,12 +80,7 @@ class EmbedObjective final : public Objective {
       }
     }
 
-    models::LoadOptions lo;
-    lo.architecture = head_architecture(cfg->architectures.front(), Task::kBiEncoder);
-    lo.strict = false;
-    lo.init_seed = opt.seed;
-    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
-    lo.device = opt.device;
+    models::LoadOptions lo = detail::training_load_options(opt, load_dir, cfg->architectures.front(), Task::kBiEncoder);
     model_ = models::load_model(tasks::read_sentence_layout(load_dir).transformer_dir, lo);
     for (const auto& r : train_.rows) {
       for (const auto& s : r.seqs) detail::check_vocabulary(model_, s.ids, fmt::format("{}:{}", opt.train_path, r.line));
@@ -94,8 +89,6 @@ class EmbedObjective final : public Objective {
     pad_id_ = tok_->default_padding().pad_id;
   }
 
-  std::size_t train_size() const override { return train_.rows.size(); }
-  std::size_t row_tokens(std::size_t i) const override { return train_.rows[i].tokens(); }
 
   BatchLoss loss(const std::vector<std::size_t>& rows) override {
     BatchLoss out;
@@ -209,13 +202,9 @@ class EmbedObjective final : public Objective {
   }
 
   TrainOptions opt_;
-  std::shared_ptr<tokenize::Tokenizer> tok_;
   tasks::Pooling pooling_ = tasks::Pooling::kMean;
   std::string pooling_name_, loss_;
   SentenceModules modules_;
-  TextRows train_;
-  std::vector<TextRows> eval_;
-  int64_t pad_id_ = 0;
 };
 
 }  // namespace

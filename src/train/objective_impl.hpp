@@ -29,8 +29,27 @@ struct PaddedBatch {
 // Right-pads `seqs` with pad_id into one batch on `device`.
 PaddedBatch pad_sequences(const std::vector<const Sequence*>& seqs, int64_t pad_id, const torch::Device& device);
 
+// How an objective loads its model for training: `task`'s class in the family of
+// `base_architecture`, missing weights initialised as HF does (seeded), every weight with
+// --init-from-config (unless resuming from a checkpoint), on the run's device.
+models::LoadOptions training_load_options(const TrainOptions& opt, const std::string& load_dir,
+                                          const std::string& base_architecture, Task task);
+
 // InvalidArgument naming `where` when an id is outside the model's vocabulary.
 void check_vocabulary(const models::LoadedModel& m, const std::vector<int64_t>& ids, const std::string& where);
 
 }  // namespace detail
+
+// Objectives over text tuples (bi-encoder, cross-encoder): the tokenizer and the train/eval rows.
+class TextRowsObjective : public Objective {
+ public:
+  std::size_t train_size() const override { return train_.rows.size(); }
+  std::size_t row_tokens(std::size_t i) const override { return train_.rows[i].tokens(); }
+
+ protected:
+  std::shared_ptr<tokenize::Tokenizer> tok_;
+  TextRows train_;
+  std::vector<TextRows> eval_;
+  int64_t pad_id_ = 0;
+};
 }  // namespace xling::train

@@ -85,12 +85,7 @@ class MlmObjective final : public Objective {
     for (const auto& p : opt.eval_paths) eval_.push_back(encode_all(p));
     if (truncated) report(fmt::format("{} texts truncated to {} tokens", truncated, max_len));
 
-    models::LoadOptions lo;
-    lo.architecture = head_architecture(cfg->architectures.front(), Task::kMlm);
-    lo.strict = false;
-    lo.init_seed = opt.seed;
-    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
-    lo.device = opt.device;
+    models::LoadOptions lo = detail::training_load_options(opt, load_dir, cfg->architectures.front(), Task::kMlm);
     model_ = models::load_model(load_dir, lo);
     for (std::size_t i = 0; i < train_.size(); ++i) {
       detail::check_vocabulary(model_, train_[i].ids, fmt::format("{} text {}", opt.train_path, i + 1));

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace xling::train {
 namespace {
 
-class RerankObjective final : public Objective {
+class RerankObjective final : public TextRowsObjective {
  public:
   RerankObjective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report) {
     source_dir_ = opt.model_dir;
@@ -61,13 +61,8 @@ class RerankObjective final : public Objective {
     check_labels(train_, opt.train_path);
     for (std::size_t f = 0; f < eval_.size(); ++f) check_labels(eval_[f], opt.eval_paths[f]);
 
-    models::LoadOptions lo;
-    lo.architecture = head_architecture(cfg->architectures.front(), Task::kCrossEncoder);
-    lo.strict = false;
+    models::LoadOptions lo = detail::training_load_options(opt, load_dir, cfg->architectures.front(), Task::kCrossEncoder);
     lo.labels = {"LABEL_0"};
-    lo.init_seed = opt.seed;
-    lo.random_init = opt.init_from_config && load_dir == opt.model_dir;
-    lo.device = opt.device;
     model_ = models::load_model(load_dir, lo);
     for (const auto& r : train_.rows) {
       for (const auto& s : r.seqs) detail::check_vocabulary(model_, s.ids, fmt::format("{}:{}", opt.train_path, r.line));
@@ -75,8 +70,6 @@ class RerankObjective final : public Objective {
     pad_id_ = tok_->default_padding().pad_id;
   }
 
-  std::size_t train_size() const override { return train_.rows.size(); }
-  std::size_t row_tokens(std::size_t i) const override { return train_.rows[i].tokens(); }
 
   BatchLoss loss(const std::vector<std::size_t>& rows) override {
     BatchLoss out;
@@ -169,11 +162,7 @@ class RerankObjective final : public Objective {
     return torch::stack(losses).mean();
   }
 
-  std::shared_ptr<tokenize::Tokenizer> tok_;
   std::string loss_;
-  TextRows train_;
-  std::vector<TextRows> eval_;
-  int64_t pad_id_ = 0;
 };
 
 }  // namespace
