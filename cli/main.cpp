@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add_tag_command(app, commands);
   add_finetune_command(app, commands);
   add_average_command(app, commands);
+  add_data_command(app, commands);
 
   try {
     app.parse(argc, argv);

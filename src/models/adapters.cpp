@@ -36,25 +36,25 @@ nlohmann::json list_or_null(const std::vector<std::string>& v) {
   return v.empty() ? nlohmann::json(nullptr) : nlohmann::json(v);
 }
 
-void parse_base(const core::JsonFields& f, AdapterBase& c) {
+}  // namespace
+
+void parse_adapter_base(const core::JsonFields& f, AdapterBase& c) {
   c.task_type = f.string_or("task_type", "");  // null reads as absent
   c.base_model_name_or_path = f.string_or("base_model_name_or_path", "");
   c.modules_to_save = f.string_list("modules_to_save");
 }
 
-void write_base(const AdapterBase& c, nlohmann::json& j) {
+void write_adapter_base(const AdapterBase& c, nlohmann::json& j) {
   j["task_type"] = null_if_empty(c.task_type);
   j["base_model_name_or_path"] = null_if_empty(c.base_model_name_or_path);
   j["modules_to_save"] = list_or_null(c.modules_to_save);
 }
 
-}  // namespace
-
 PromptTuningConfig PromptTuningConfig::from_json(const nlohmann::json& j, const std::string& source) {
   core::JsonFields f(j, source);
   if (f.string("peft_type") != "PROMPT_TUNING") f.fail("peft_type", "expected PROMPT_TUNING");
   PromptTuningConfig c;
-  parse_base(f, c);
+  parse_adapter_base(f, c);
   c.num_virtual_tokens = f.positive("num_virtual_tokens");
   c.token_dim = f.positive("token_dim");
   const int64_t submodules = f.positive_or("num_transformer_submodules", 1);
@@ -71,7 +71,7 @@ PromptTuningConfig PromptTuningConfig::from_json(const nlohmann::json& j, const 
 nlohmann::json PromptTuningConfig::to_json() const {
   nlohmann::json j;
   j["peft_type"] = "PROMPT_TUNING";
-  write_base(*this, j);
+  write_adapter_base(*this, j);
   j["auto_mapping"] = nullptr;
   j["inference_mode"] = true;
   j["num_virtual_tokens"] = num_virtual_tokens;
@@ -104,7 +104,7 @@ BottleneckConfig BottleneckConfig::from_json(const nlohmann::json& j, const std:
   core::JsonFields f(j, source);
   if (f.string("peft_type") != "BOTTLENECK") f.fail("peft_type", "expected BOTTLENECK");
   BottleneckConfig c;
-  parse_base(f, c);
+  parse_adapter_base(f, c);
   const std::string kind = f.string("adapter_kind");
   if (kind == "pfeiffer") c.kind = BottleneckKind::kPfeiffer;
   else if (kind == "houlsby") c.kind = BottleneckKind::kHoulsby;
@@ -123,7 +123,7 @@ nlohmann::json BottleneckConfig::to_json() const {
   if (reduction_factor == std::floor(reduction_factor)) j["reduction_factor"] = static_cast<int64_t>(reduction_factor);
   else j["reduction_factor"] = reduction_factor;
   j["non_linearity"] = non_linearity;
-  write_base(*this, j);
+  write_adapter_base(*this, j);
   return j;
 }
 

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "core/json.hpp"
 #include "io/config.hpp"
 
 namespace xling::models {
@@ -30,6 +31,11 @@ struct AdapterBase {
   // dotted components ("classifier").
   std::vector<std::string> modules_to_save;
 };
+
+// The AdapterBase fields of every method's adapter_config.json: read (null = absent) and
+// written as PEFT writes them (null when empty).
+void parse_adapter_base(const core::JsonFields& f, AdapterBase& c);
+void write_adapter_base(const AdapterBase& c, nlohmann::json& j);
 
 // PEFT's PromptTuningConfig (peft_type "PROMPT_TUNING"), one transformer submodule (encoders).
 struct PromptTuningConfig : AdapterBase {

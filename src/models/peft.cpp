@@ -166,6 +166,14 @@ void add_modules_to_save(torch::nn::Module& model, const std::vector<std::string
   }
 }
 
+// An adapter directory's two files (DIR/adapter_model.safetensors, DIR/adapter_config.json).
+struct AdapterFiles {
+  std::string weights, config;
+};
+AdapterFiles adapter_files(const std::string& dir) {
+  return {(fs::path(dir) / "adapter_model.safetensors").string(), (fs::path(dir) / "adapter_config.json").string()};
+}
+
 // DIR/adapter_model.safetensors (tensors on the CPU, as stored) and DIR/adapter_config.json.
 void write_adapter_dir(const std::string& dir, const std::map<std::string, torch::Tensor>& out, const nlohmann::json& config) {
   std::vector<torch::Tensor> keep;
@@ -179,8 +187,9 @@ void write_adapter_dir(const std::string& dir, const std::map<std::string, torch
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create the directory: {}", dir, ec.message()));
-  io::write_safetensors((fs::path(dir) / "adapter_model.safetensors").string(), std::move(tensors), {{"format", "pt"}});
-  core::write_file_atomic((fs::path(dir) / "adapter_config.json").string(), config.dump(2) + "\n");
+  const auto files = adapter_files(dir);
+  io::write_safetensors(files.weights, std::move(tensors), {{"format", "pt"}});
+  core::write_file_atomic(files.config, config.dump(2) + "\n");
 }
 
 }  // namespace
@@ -254,7 +263,6 @@ LoraConfig LoraConfig::from_json(const nlohmann::json& j, const std::string& sou
     throw UnsupportedModel(fmt::format("{}: target_modules 'all-linear' is not supported; list the module names", source));
   }
   names_or_regex(f, "exclude_modules", c.exclude_modules, c.exclude_modules_regex);
-  c.modules_to_save = f.string_list("modules_to_save");
   c.layers_to_transform = f.integer_list("layers_to_transform");
   if (f.has("layers_pattern")) {
     c.layers_pattern = f.raw("layers_pattern").is_string() ? std::vector<std::string>{f.string("layers_pattern")}
@@ -276,17 +284,14 @@ LoraConfig LoraConfig::from_json(const nlohmann::json& j, const std::string& sou
       }
     }
   }
-  c.task_type = f.string_or("task_type", "");
-  c.base_model_name_or_path = f.string_or("base_model_name_or_path", "");
+  parse_adapter_base(f, c);
   return c;
 }
 
 nlohmann::json LoraConfig::to_json() const {
   nlohmann::json j;
   j["peft_type"] = "LORA";
-  j["task_type"] = task_type.empty() ? nlohmann::json(nullptr) : nlohmann::json(task_type);
-  j["base_model_name_or_path"] =
-      base_model_name_or_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(base_model_name_or_path);
+  write_adapter_base(*this, j);
   j["r"] = r;
   if (lora_alpha == std::floor(lora_alpha)) j["lora_alpha"] = static_cast<int64_t>(lora_alpha);
   else j["lora_alpha"] = lora_alpha;
@@ -298,7 +303,6 @@ nlohmann::json LoraConfig::to_json() const {
   j["bias"] = bias;
   j["target_modules"] = names_or_regex_json(target_modules, target_modules_regex);
   j["exclude_modules"] = names_or_regex_json(exclude_modules, exclude_modules_regex);
-  j["modules_to_save"] = modules_to_save.empty() ? nlohmann::json(nullptr) : nlohmann::json(modules_to_save);
   j["layers_to_transform"] = layers_to_transform.empty() ? nlohmann::json(nullptr) : nlohmann::json(layers_to_transform);
   j["layers_pattern"] = layers_pattern.empty() ? nlohmann::json(nullptr) : nlohmann::json(layers_pattern);
   j["rank_pattern"] = rank_pattern;
@@ -386,8 +390,7 @@ namespace {
 
 ApplyReport apply_lora(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
   const LoraConfig& cfg = adapter.config;
-  const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
-  const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
+  const auto [file, config_file] = adapter_files(adapter.dir);
   const HfNames hf_name(prefix);
 
   // Validate everything first: a failed apply leaves the model as it was.
@@ -470,8 +473,7 @@ ApplyReport apply_lora(torch::nn::Module& model, const PeftAdapter& adapter, con
 
 ApplyReport apply_prompt_tuning(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
   const PromptTuningConfig& cfg = adapter.prompt_tuning;
-  const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
-  const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
+  const auto [file, config_file] = adapter_files(adapter.dir);
   auto& bert = as_bert(model, "prompt tuning");
   if (cfg.token_dim != bert.config.hidden_size) {
     throw InvalidArgument(fmt::format("{}: token_dim is {}, the model's hidden_size is {} ({})", config_file, cfg.token_dim,
@@ -497,8 +499,7 @@ ApplyReport apply_prompt_tuning(torch::nn::Module& model, const PeftAdapter& ada
 
 ApplyReport apply_bottleneck(torch::nn::Module& model, const PeftAdapter& adapter, const std::string& prefix) {
   const BottleneckConfig& cfg = adapter.bottleneck;
-  const std::string file = (fs::path(adapter.dir) / "adapter_model.safetensors").string();
-  const std::string config_file = (fs::path(adapter.dir) / "adapter_config.json").string();
+  const auto [file, config_file] = adapter_files(adapter.dir);
   const HfNames hf_name(prefix);
   std::map<std::string, std::string> own_by_key;  // file key -> xling parameter name
   for (const auto& [own, shape] : bottleneck_parameter_shapes(model, cfg)) {

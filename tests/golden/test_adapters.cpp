@@ -84,17 +84,6 @@ std::set<std::string> file_keys(const std::string& dir) {
   return {names.begin(), names.end()};
 }
 
-template <typename Exception, typename Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected exception not thrown";
-  return "";
-}
-
 models::BottleneckConfig bottleneck_config(models::BottleneckKind kind) {
   models::BottleneckConfig c;
   c.kind = kind;
@@ -426,7 +415,7 @@ TEST(PromptErrors, WrongTokenDim) {
   auto j = cfg.to_json();
   j["num_transformer_submodules"] = 2;
   xling::testing::write_bytes(dir.file("adapter_config.json"), j.dump());
-  msg = message_of<UnsupportedModel>([&] { models::load_adapter(dir.path().string()); });
+  msg = xling::testing::message_of<UnsupportedModel>([&] { models::load_adapter(dir.path().string()); });
   EXPECT_NE(msg.find("num_transformer_submodules"), std::string::npos) << msg;
 
   EXPECT_THROW(models::add_prompt_tuning(*m.module, 0, 1), InvalidArgument);
@@ -445,6 +434,6 @@ TEST(AdapterErrors, TruncatedSafetensors) {
   const std::string file = (fs::path(out) / "adapter_model.safetensors").string();
   const auto bytes = xling::testing::read_bytes(file);
   xling::testing::write_bytes(file, bytes.substr(0, bytes.size() / 2));
-  auto msg = message_of<Error>([&] { models::load_adapter(out); });
+  auto msg = xling::testing::message_of<Error>([&] { models::load_adapter(out); });
   EXPECT_NE(msg.find(file), std::string::npos) << msg;
 }

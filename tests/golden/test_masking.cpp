@@ -18,6 +18,7 @@
 #include "tokenize/tokenizer.hpp"
 #include "train/masking.hpp"
 #include "../unit/test_util.hpp"
+#include "word_alignment_expected.hpp"
 #include "xling/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -26,12 +27,6 @@ using namespace xling;
 namespace {
 
 const fs::path kTokenizers = fs::path(XLING_FIXTURES) / "tokenizers";
-
-const nlohmann::json& expected() {
-  static const nlohmann::json j = core::read_json_file(
-      (fs::path(XLING_FIXTURES).parent_path().parent_path() / "data" / "word_alignment_expected.json").string());
-  return j;
-}
 
 torch::Generator generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
@@ -211,7 +206,7 @@ TEST(MlmMasking, WordStartsAgreeWithHfWordIds) {
     auto is_special = [&](int64_t id) { return std::binary_search(special.begin(), special.end(), id); };
     const bool bert = std::string(name).rfind("bert", 0) == 0;
     int64_t checked = 0, inside = 0;
-    for (const auto& c : expected()["tokenizers"][name]["cases"]) {
+    for (const auto& c : xling::testing::word_alignment_expected()["tokenizers"][name]["cases"]) {
       auto ids = c["input_ids"].get<std::vector<int64_t>>();
       auto word_ids = c["word_ids"].get<std::vector<int>>();
       auto words = c["words"].get<std::vector<std::string>>();
@@ -289,7 +284,7 @@ TEST(MlmMasking, WholeWordMaskingMasksWholeWords) {
 // all_special_ids where the tokenizer has a mask token (a superset elsewhere: tokenizer.json's
 // special added tokens). Tokenizers without a mask token cannot make MLM inputs.
 TEST(MlmMasking, OptionsFromTokenizerMatchHf) {
-  for (const auto& [name, want] : expected()["tokenizers"].items()) {
+  for (const auto& [name, want] : xling::testing::word_alignment_expected()["tokenizers"].items()) {
     SCOPED_TRACE(name);
     auto tok = tokenize::Tokenizer::from_file((kTokenizers / name).string());
     const auto hf_special = want["all_special_ids"].get<std::vector<int64_t>>();

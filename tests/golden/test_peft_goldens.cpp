@@ -62,17 +62,6 @@ std::string adapter_copy(const xling::testing::ScratchDir& dir, Edit&& edit) {
   return dir.path().string();
 }
 
-template <typename Exception, typename Fn>
-std::string message_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Exception& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected exception not thrown";
-  return "";
-}
-
 }  // namespace
 
 TEST(PeftGolden, LogitsWithAdapter) {
@@ -184,12 +173,12 @@ TEST(PeftConfig, ScalingVariants) {
 TEST(PeftErrors, MissingFiles) {
   xling::testing::ScratchDir dir;
   fs::copy_file(kFixture / "adapter" / "adapter_model.safetensors", dir.path() / "adapter_model.safetensors");
-  auto msg = message_of<IoError>([&] { models::load_adapter(dir.path().string()); });
+  auto msg = xling::testing::message_of<IoError>([&] { models::load_adapter(dir.path().string()); });
   EXPECT_NE(msg.find("adapter_config.json"), std::string::npos) << msg;
 
   xling::testing::ScratchDir dir2;
   fs::copy_file(kFixture / "adapter" / "adapter_config.json", dir2.path() / "adapter_config.json");
-  msg = message_of<IoError>([&] { models::load_adapter(dir2.path().string()); });
+  msg = xling::testing::message_of<IoError>([&] { models::load_adapter(dir2.path().string()); });
   EXPECT_NE(msg.find("adapter_model.safetensors"), std::string::npos) << msg;
 
   EXPECT_THROW(models::load_adapter((dir.path() / "nope").string()), IoError);
@@ -199,14 +188,14 @@ TEST(PeftErrors, UnsupportedVariants) {
   {
     xling::testing::ScratchDir dir;
     auto path = adapter_copy(dir, [](nlohmann::json& c) { c["peft_type"] = "PREFIX_TUNING"; });
-    auto msg = message_of<UnsupportedModel>([&] { models::load_adapter(path); });
+    auto msg = xling::testing::message_of<UnsupportedModel>([&] { models::load_adapter(path); });
     EXPECT_NE(msg.find("PREFIX_TUNING"), std::string::npos) << msg;
     EXPECT_NE(msg.find("supported: LORA"), std::string::npos) << msg;
   }
   {
     xling::testing::ScratchDir dir;
     auto path = adapter_copy(dir, [](nlohmann::json& c) { c["use_dora"] = true; });
-    auto msg = message_of<UnsupportedModel>([&] { models::load_adapter(path); });
+    auto msg = xling::testing::message_of<UnsupportedModel>([&] { models::load_adapter(path); });
     EXPECT_NE(msg.find("use_dora"), std::string::npos) << msg;
   }
   {

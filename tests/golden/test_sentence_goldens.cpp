@@ -12,6 +12,7 @@
 #include "models/registry.hpp"
 #include "tasks/sentence_encoder.hpp"
 #include "tokenize/tokenizer.hpp"
+#include "encode_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace xling;
@@ -56,17 +57,7 @@ TEST(CrossEncoderGolden, RawLogitsAndPredict) {
     a.push_back(p[0]);
     b.push_back(p[1]);
   }
-  tokenize::PaddingOptions pad = tok.default_padding();
-  pad.enabled = true;
-  auto encs = tok.encode_batch(a, &b, true, {}, pad);
-  const auto n = static_cast<int64_t>(encs.size()), t = static_cast<int64_t>(encs[0].size());
-  auto ids = torch::empty({n, t}, torch::kLong), mask = torch::empty({n, t}, torch::kLong);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < t; ++k) {
-      ids[i][k] = encs[static_cast<std::size_t>(i)].ids[static_cast<std::size_t>(k)];
-      mask[i][k] = encs[static_cast<std::size_t>(i)].attention_mask[static_cast<std::size_t>(k)];
-    }
-  }
+  const auto [ids, mask] = xling::testing::encode_padded(tok, a, &b);
   torch::InferenceMode guard;
   auto logits = model.forward({{"input_ids", ids}, {"attention_mask", mask}}).at("logits");
   auto golden = io::Checkpoint::open((dir / "golden.safetensors").string());

@@ -23,6 +23,7 @@
 #include "train/trainer.hpp"
 #include "../unit/test_util.hpp"
 #include "xling/errors.hpp"
+#include "encode_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace xling;
@@ -414,23 +415,13 @@ TEST(TrainingPeft, AdaptersAndPromptTuningSaveAndReloadIdentically) {
     auto applied = models::apply_adapter(m, adapter);
     EXPECT_FALSE(applied.added.empty()) << method;
     m.module->eval();
-    tokenize::PaddingOptions pad = tok.default_padding();
-    pad.enabled = true;
     std::vector<std::string> texts;
     std::vector<int64_t> labels;
     for (const auto& row : rows) {
       texts.push_back(row["text"]);
       labels.push_back(row["label"] == "en" ? 0 : 1);
     }
-    auto encs = tok.encode_batch(texts, nullptr, true, {}, pad);
-    const auto n = static_cast<int64_t>(encs.size()), t = static_cast<int64_t>(encs[0].size());
-    auto ids = torch::empty({n, t}, torch::kLong), mask = torch::empty({n, t}, torch::kLong);
-    for (int64_t i = 0; i < n; ++i) {
-      for (int64_t k = 0; k < t; ++k) {
-        ids[i][k] = encs[static_cast<std::size_t>(i)].ids[static_cast<std::size_t>(k)];
-        mask[i][k] = encs[static_cast<std::size_t>(i)].attention_mask[static_cast<std::size_t>(k)];
-      }
-    }
+    const auto [ids, mask] = xling::testing::encode_padded(tok, texts);
     torch::NoGradGuard ng;
     auto out = m.forward({{"input_ids", ids}, {"attention_mask", mask}, {"labels", torch::tensor(labels)}});
     EXPECT_NEAR(out.at("loss").item<double>(), r.evals.back().result.loss, 1e-5) << method;

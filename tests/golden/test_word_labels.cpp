@@ -15,6 +15,7 @@
 #include "tokenize/tokenizer.hpp"
 #include "train/data.hpp"
 #include "../unit/test_util.hpp"
+#include "word_alignment_expected.hpp"
 #include "xling/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -23,12 +24,6 @@ using namespace xling;
 namespace {
 
 const fs::path kTokenizers = fs::path(XLING_FIXTURES) / "tokenizers";
-
-const nlohmann::json& expected() {
-  static const nlohmann::json j = core::read_json_file(
-      (fs::path(XLING_FIXTURES).parent_path().parent_path() / "data" / "word_alignment_expected.json").string());
-  return j;
-}
 
 void write_lines(const std::string& path, const std::vector<nlohmann::json>& rows) {
   std::ofstream out(path, std::ios::binary);
@@ -49,7 +44,7 @@ std::string read_error(const std::string& path, const tokenize::Tokenizer& tok, 
 // with and without label_all_tokens equal HF's.
 TEST(WordLabels, MatchHfTokenizerAndRunNerAlignment) {
   xling::testing::ScratchDir tmp;
-  const auto& want = expected();
+  const auto& want = xling::testing::word_alignment_expected();
   const auto names = want["label_names"].get<std::vector<std::string>>();
   ASSERT_GE(want["tokenizers"].size(), 6u);
   for (const auto& [name, t] : want["tokenizers"].items()) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -55,16 +56,21 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   return out + header + data;
 }
 
-// The message of the InvalidArgument `fn` throws ("" and a test failure if it does not).
-template <typename Fn>
-std::string invalid_argument_message(Fn&& fn) {
+// The message of the `Exception` `fn` throws ("" and a test failure if it throws none).
+template <typename Exception, typename Fn>
+std::string message_of(Fn&& fn) {
   try {
     fn();
-  } catch (const xling::InvalidArgument& e) {
+  } catch (const Exception& e) {
     return e.what();
   }
-  ADD_FAILURE() << "no InvalidArgument thrown";
+  ADD_FAILURE() << "expected exception not thrown";
   return "";
+}
+
+template <typename Fn>
+std::string invalid_argument_message(Fn&& fn) {
+  return message_of<xling::InvalidArgument>(std::forward<Fn>(fn));
 }
 
 // Runs a shell command line; captures stdout, stderr and the exit code (128 + signal when

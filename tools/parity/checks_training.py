@@ -89,40 +89,49 @@ def finetune_matches_hf_training_loop(ctx):
             f"HF reload logits diff {diff:.1e}")
 
 
-@check
-def finetune_lora_adapter_loads_in_peft(ctx):
-    """xling finetune --peft lora writes an adapter that peft.PeftModel loads with xling's logits."""
+def _adapter_logits_vs_peft(ctx, name, seed_offset, num_labels, peft_args):
+    """Fine-tunes a random XLM-R classifier with `xling finetune <peft_args>` on random pre-tokenized
+    rows, runs `xling forward --adapter` and peft.PeftModel on the same padded batch, and asserts
+    their logits agree. Returns (xling logits, init dir, ids, mask, max abs diff)."""
     import torch
     from peft import PeftModel
     from safetensors.torch import load_file, save_file
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
     cfg = XLMRobertaConfig(vocab_size=200, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
                            intermediate_size=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
-                           eos_token_id=2, type_vocab_size=1, num_labels=3, hidden_dropout_prob=0.0,
+                           eos_token_id=2, type_vocab_size=1, num_labels=num_labels, hidden_dropout_prob=0.0,
                            attention_probs_dropout_prob=0.0)
-    torch.manual_seed(ctx.seed + 1)
-    init = ctx.path("lora-init")
+    torch.manual_seed(ctx.seed + seed_offset)
+    init = ctx.path(f"{name}-init")
     XLMRobertaForSequenceClassification(cfg).save_pretrained(init)
-    with open(ctx.path("lora-train.jsonl"), "w") as f:
+    with open(ctx.path(f"{name}-train.jsonl"), "w") as f:
         for i in range(24):
             n = ctx.rng.randint(3, 20)
             f.write(json.dumps({"input_ids": [0] + [ctx.rng.randint(3, 199) for _ in range(n - 2)] + [2],
-                                "label": ctx.rng.randint(0, 2)}) + "\n")
-    out = ctx.path("lora-out")
-    ctx.run("finetune", "--model", init, "--train", ctx.path("lora-train.jsonl"), "--output", out, "--peft", "lora",
-            "--lora-r", "4", "--lora-alpha", "8", "--lora-targets", "query,value,dense", "--max-steps", "10",
-            "--batch-size", "4", "--lr", "1e-2", "-q")
+                                "label": ctx.rng.randint(0, num_labels - 1)}) + "\n")
+    out = ctx.path(f"{name}-out")
+    ctx.run("finetune", "--model", init, "--train", ctx.path(f"{name}-train.jsonl"), "--output", out, *peft_args,
+            "--max-steps", "10", "--batch-size", "4", "--lr", "1e-2", "-q")
     ids = torch.tensor([[0, 5, 17, 42, 2, 1, 1], [0, 9, 8, 7, 6, 5, 2]])
     mask = (ids != 1).long()
-    save_file({"input_ids": ids, "attention_mask": mask}, ctx.path("lora-in.safetensors"))
-    ctx.run("forward", "--model", init, "--adapter", out, "--inputs", ctx.path("lora-in.safetensors"),
-            "--output", ctx.path("lora-fout.safetensors"))
-    ours = load_file(ctx.path("lora-fout.safetensors"))["logits"]
+    save_file({"input_ids": ids, "attention_mask": mask}, ctx.path(f"{name}-in.safetensors"))
+    ctx.run("forward", "--model", init, "--adapter", out, "--inputs", ctx.path(f"{name}-in.safetensors"),
+            "--output", ctx.path(f"{name}-fout.safetensors"))
+    ours = load_file(ctx.path(f"{name}-fout.safetensors"))["logits"]
     model = PeftModel.from_pretrained(XLMRobertaForSequenceClassification.from_pretrained(init), out).eval()
     with torch.no_grad():
         theirs = model(input_ids=ids, attention_mask=mask).logits
     diff = (ours - theirs).abs().max().item()
     assert diff <= 1e-4, f"xling vs peft logits differ by {diff}"
+    return ours, init, ids, mask, diff
+
+
+@check
+def finetune_lora_adapter_loads_in_peft(ctx):
+    """xling finetune --peft lora writes an adapter that peft.PeftModel loads with xling's logits."""
+    from transformers import XLMRobertaForSequenceClassification
+    ours, init, ids, mask, diff = _adapter_logits_vs_peft(
+        ctx, "lora", 1, 3, ["--peft", "lora", "--lora-r", "4", "--lora-alpha", "8", "--lora-targets", "query,value,dense"])
     moved = (ours - XLMRobertaForSequenceClassification.from_pretrained(init).eval()(input_ids=ids, attention_mask=mask)
              .logits.detach()).abs().max().item()
     assert moved > 1e-3, "the adapter changed nothing"
@@ -132,34 +141,5 @@ def finetune_lora_adapter_loads_in_peft(ctx):
 @check
 def finetune_prompt_tuning_adapter_loads_in_peft(ctx):
     """xling finetune --peft prompt writes a PEFT prompt-tuning adapter that peft loads with xling's logits."""
-    import torch
-    from peft import PeftModel
-    from safetensors.torch import load_file, save_file
-    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
-    cfg = XLMRobertaConfig(vocab_size=200, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-                           intermediate_size=48, max_position_embeddings=64, pad_token_id=1, bos_token_id=0,
-                           eos_token_id=2, type_vocab_size=1, num_labels=2, hidden_dropout_prob=0.0,
-                           attention_probs_dropout_prob=0.0)
-    torch.manual_seed(ctx.seed + 2)
-    init = ctx.path("prompt-init")
-    XLMRobertaForSequenceClassification(cfg).save_pretrained(init)
-    with open(ctx.path("prompt-train.jsonl"), "w") as f:
-        for i in range(24):
-            n = ctx.rng.randint(3, 20)
-            f.write(json.dumps({"input_ids": [0] + [ctx.rng.randint(3, 199) for _ in range(n - 2)] + [2],
-                                "label": ctx.rng.randint(0, 1)}) + "\n")
-    out = ctx.path("prompt-out")
-    ctx.run("finetune", "--model", init, "--train", ctx.path("prompt-train.jsonl"), "--output", out, "--peft", "prompt",
-            "--num-virtual-tokens", "5", "--max-steps", "10", "--batch-size", "4", "--lr", "1e-2", "-q")
-    ids = torch.tensor([[0, 5, 17, 42, 2, 1, 1], [0, 9, 8, 7, 6, 5, 2]])
-    mask = (ids != 1).long()
-    save_file({"input_ids": ids, "attention_mask": mask}, ctx.path("prompt-in.safetensors"))
-    ctx.run("forward", "--model", init, "--adapter", out, "--inputs", ctx.path("prompt-in.safetensors"),
-            "--output", ctx.path("prompt-fout.safetensors"))
-    ours = load_file(ctx.path("prompt-fout.safetensors"))["logits"]
-    model = PeftModel.from_pretrained(XLMRobertaForSequenceClassification.from_pretrained(init), out).eval()
-    with torch.no_grad():
-        theirs = model(input_ids=ids, attention_mask=mask).logits
-    diff = (ours - theirs).abs().max().item()
-    assert diff <= 1e-4, f"xling vs peft logits differ by {diff}"
+    _, _, _, _, diff = _adapter_logits_vs_peft(ctx, "prompt", 2, 2, ["--peft", "prompt", "--num-virtual-tokens", "5"])
     return f"peft loads xling's trained prompt-tuning adapter: logits max abs diff {diff:.1e}"

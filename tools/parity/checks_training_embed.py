@@ -43,6 +43,18 @@ def hf_optimizer(named, lr, wd, steps, warmup):
     return opt, transformers.get_linear_schedule_with_warmup(opt, warmup, steps)
 
 
+def hf_step(model, opt, sched, loss, step):
+    """One reference optimizer step as HF's Trainer takes it (backward, clip to 1.0, AdamW and
+    scheduler step, zero grads); returns the log record xling writes for it."""
+    import torch
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+    opt.step()
+    sched.step()
+    opt.zero_grad()
+    return {"step": step + 1, "loss": loss.item(), "grad_norm": norm}
+
+
 def compare_logs(ours, ref, what):
     worst = 0.0
     assert len(ours) == len(ref), f"{what}: xling logged {len(ours)} steps, reference {len(ref)}"
@@ -89,13 +101,7 @@ def finetune_bi_encoder_matches_sentence_transformers(ctx):
             batch = rows[step * bs:(step + 1) * bs]
             features = [model.tokenize([r[c] for r in batch]) for c in cols]
             labels = torch.tensor([r.get("score", 0.0) for r in batch])
-            loss = loss_fn(features, labels)
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            ref.append({"step": step + 1, "loss": loss.item(), "grad_norm": norm})
+            ref.append(hf_step(model, opt, sched, loss_fn(features, labels), step))
         worst = compare_logs(ours, ref, kind)
         # sentence-transformers loads xling's directory and embeds as the Python-trained model.
         model.eval()
@@ -135,12 +141,7 @@ def finetune_cross_encoder_matches_transformers(ctx):
         enc = tok([r["query"] for r in batch], [r["passage"] for r in batch], padding=True, return_tensors="pt")
         logits = model(**enc).logits.view(-1)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.tensor([float(r["label"]) for r in batch]))
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
-        opt.step()
-        sched.step()
-        opt.zero_grad()
-        ref.append({"step": step + 1, "loss": loss.item(), "grad_norm": norm})
+        ref.append(hf_step(model, opt, sched, loss, step))
     worst = compare_logs(ours, ref, "cross-encoder")
     model.eval()
     pairs = [(text(ctx), text(ctx)) for _ in range(5)]
