@@ -379,6 +379,10 @@ PeftAdapter load_adapter(const std::string& dir) {
   return a;
 }
 
+bool is_peft_parameter(const std::string& name) {
+  return is_lora_name(name) || name.find(".adapter.") != std::string::npos || name == "prompt_embeddings";
+}
+
 std::string base_model_prefix(const torch::nn::Module& model) {
   if (const auto* bert = dynamic_cast<const BertTaskModelImpl*>(&model)) {
     return bert->head == BertHead::kNone ? bert->prefix : "";

@@ -81,6 +81,11 @@ struct ApplyReport {
   std::vector<std::string> added;         // xling names of the parameters added (prompt_embeddings, adapters)
 };
 
+// Whether a parameter belongs to a PEFT method rather than to the model: LoRA's A/B
+// (`<module>.lora_A.weight`), bottleneck adapters (`<layer>...adapter.<down|up>...`) or the soft
+// prompt (`prompt_embeddings`). Trainers freeze by it; model files leave these out.
+bool is_peft_parameter(const std::string& name);
+
 // The prefix xling's module names carry and HF's do not: "roberta"/"bert" for base-model
 // classes (HF's XLMRobertaModel names start at "embeddings."), "" for head classes, whose HF
 // names already start with "roberta.".

@@ -36,10 +36,7 @@ NamedTensorList model_tensors(torch::nn::Module& module) {
   const std::string prefix = models::base_model_prefix(module);
   for (const auto& p : module.named_parameters()) {
     std::string k = p.key();
-    if (k.find(".lora_A.") != std::string::npos || k.find(".lora_B.") != std::string::npos ||
-        k.find(".adapter.") != std::string::npos || k.find("adapter_") != std::string::npos || k == "prompt_embeddings") {
-      continue;
-    }
+    if (models::is_peft_parameter(k)) continue;
     if (!prefix.empty() && k.rfind(prefix + ".", 0) == 0) k = k.substr(prefix.size() + 1);
     named.emplace_back(k, p.value());
   }

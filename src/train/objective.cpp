@@ -115,6 +115,15 @@ models::LoadOptions training_load_options(const TrainOptions& opt, const std::st
   return lo;
 }
 
+std::vector<std::vector<std::size_t>> in_order_batches(std::size_t rows, std::size_t batch) {
+  std::vector<std::vector<std::size_t>> out;
+  for (std::size_t s = 0; s < rows; s += batch) {
+    out.emplace_back();
+    for (std::size_t i = s; i < std::min(rows, s + batch); ++i) out.back().push_back(i);
+  }
+  return out;
+}
+
 PaddedBatch pad_sequences(const std::vector<const Sequence*>& seqs, int64_t pad_id, const torch::Device& device) {
   std::size_t t = 1;
   for (const auto* s : seqs) t = std::max(t, s->ids.size());

@@ -82,9 +82,7 @@ class ClassifyObjective final : public Objective {
     std::vector<int64_t> truth, pred;
     double loss_sum = 0;
     std::size_t n_batches = 0;
-    for (std::size_t s = 0; s < rows.size(); s += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = s; i < std::min(rows.size(), s + batch_size); ++i) idx.push_back(i);
+    for (const auto& idx : detail::in_order_batches(rows.size(), batch_size)) {
       auto inputs = make_batch(rows, idx, nullptr);
       auto out = model_.forward(inputs);
       loss_sum += out.at("loss").item<double>();

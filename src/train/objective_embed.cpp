@@ -104,9 +104,7 @@ class EmbedObjective final : public TextRowsObjective {
     double loss_sum = 0;
     std::size_t batches = 0;
     std::vector<torch::Tensor> anchors, positives;
-    for (std::size_t s = 0; s < data.rows.size(); s += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = s; i < std::min(data.rows.size(), s + batch_size); ++i) idx.push_back(i);
+    for (const auto& idx : detail::in_order_batches(data.rows.size(), batch_size)) {
       auto cols = embed_columns(data, idx, nullptr);
       loss_sum += loss_of(cols, data, idx).item<double>();
       ++batches;

@@ -26,6 +26,9 @@ struct PaddedBatch {
   std::size_t tokens = 0;       // real (unpadded) tokens
 };
 
+// Rows 0..rows-1 in file order, `batch` at a time (evaluation batches).
+std::vector<std::vector<std::size_t>> in_order_batches(std::size_t rows, std::size_t batch);
+
 // Right-pads `seqs` with pad_id into one batch on `device`.
 PaddedBatch pad_sequences(const std::vector<const Sequence*>& seqs, int64_t pad_id, const torch::Device& device);
 

@@ -114,9 +114,7 @@ class MlmObjective final : public Objective {
     EvalResult r;
     r.examples = rows.size();
     double nll = 0, correct = 0, masked = 0;
-    for (std::size_t s = 0; s < rows.size(); s += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = s; i < std::min(rows.size(), s + batch_size); ++i) idx.push_back(i);
+    for (const auto& idx : detail::in_order_batches(rows.size(), batch_size)) {
       auto inputs = masked_batch(rows, idx, gen, nullptr);
       auto labels = inputs.at("labels");
       auto out = model_.forward(inputs);

@@ -108,14 +108,11 @@ class MultitaskObjective final : public Objective {
   std::vector<std::pair<std::string, torch::Tensor>> parameters() override {
     std::vector<std::pair<std::string, torch::Tensor>> out = tasks_[0].obj->parameters();
     std::set<const void*> shared;
-    for (const auto& [n, p] : out) shared.insert(p.unsafeGetTensorImpl());
-    for (std::size_t k = 0; k < tasks_.size(); ++k) {
-      if (k == 0) {  // the first task's head joins under its task name too
-        for (auto& [n, p] : out) {
-          if (!is_encoder(n)) n = tasks_[0].name + "/" + n;
-        }
-        continue;
-      }
+    for (auto& [n, p] : out) {
+      shared.insert(p.unsafeGetTensorImpl());
+      if (!is_encoder(n)) n = tasks_[0].name + "/" + n;  // the first task's head, under its task name
+    }
+    for (std::size_t k = 1; k < tasks_.size(); ++k) {
       for (const auto& [n, p] : tasks_[k].obj->parameters()) {
         if (!shared.count(p.unsafeGetTensorImpl())) out.emplace_back(tasks_[k].name + "/" + n, p);
       }

@@ -85,9 +85,7 @@ class RerankObjective final : public TextRowsObjective {
     r.examples = data.rows.size();
     double loss_sum = 0, hits = 0, rr = 0;
     std::size_t batches = 0;
-    for (std::size_t s = 0; s < data.rows.size(); s += batch_size) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = s; i < std::min(data.rows.size(), s + batch_size); ++i) idx.push_back(i);
+    for (const auto& idx : detail::in_order_batches(data.rows.size(), batch_size)) {
       auto logits = score(data, idx, nullptr);
       loss_sum += loss_of(logits, data, idx).item<double>();
       ++batches;

@@ -58,9 +58,13 @@ std::string latest_checkpoint(const std::string& output) {
   return path;
 }
 
-bool is_peft_param(const std::string& name) {
-  return name.find(".lora_A.") != std::string::npos || name.find(".lora_B.") != std::string::npos ||
-         name.find(".adapter.") != std::string::npos || name == "prompt_embeddings";
+// What every PEFT method's adapter_config.json records about the run.
+models::AdapterBase adapter_base(const TrainOptions& opt, const Objective& obj) {
+  models::AdapterBase c;
+  c.task_type = obj.peft_task_type();
+  c.base_model_name_or_path = opt.model_dir;
+  c.modules_to_save = obj.head_modules();
+  return c;
 }
 
 // LoRA on the Linear layers named by opt.lora_targets (A ~ kaiming-uniform as PEFT initialises
@@ -76,20 +80,14 @@ models::LoraConfig add_lora(const TrainOptions& opt, const Objective& obj, torch
   lora.lora_alpha = opt.lora_alpha;
   lora.lora_dropout = opt.lora_dropout;
   lora.target_modules = opt.lora_targets;
-  lora.modules_to_save = obj.head_modules();
-  lora.task_type = obj.peft_task_type();
-  lora.base_model_name_or_path = opt.model_dir;
+  static_cast<models::AdapterBase&>(lora) = adapter_base(opt, obj);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed + 17);
-  const auto heads = obj.head_modules();
   int n = 0;
   torch::NoGradGuard ng;
   for (const auto& item : module.named_modules()) {
+    // The selection apply_adapter uses when the adapter is loaded: target suffixes, heads excluded.
     auto* lin = dynamic_cast<layers::LinearImpl*>(item.value().get());
-    if (!lin) continue;
-    if (std::any_of(heads.begin(), heads.end(), [&](const std::string& h) { return item.key().rfind(h, 0) == 0; })) continue;
-    bool hit = false;
-    for (const auto& t : opt.lora_targets) hit = hit || item.key() == t || item.key().ends_with("." + t);
-    if (!hit) continue;
+    if (!lin || !lora.targets(item.key())) continue;
     const auto in = lin->weight.size(1), out_dim = lin->weight.size(0);
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));  // kaiming_uniform_(a=sqrt(5))
     auto a = torch::empty({opt.lora_r, in}).uniform_(-bound, bound, gen).to(lin->weight.options());  // CPU RNG
@@ -186,14 +184,9 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
   models::LoraConfig lora;
   models::BottleneckConfig bottleneck;
   models::PromptTuningConfig prompt;
-  auto fill_base = [&](models::AdapterBase& c) {
-    c.task_type = obj.peft_task_type();
-    c.base_model_name_or_path = opt.model_dir;
-    c.modules_to_save = obj.head_modules();
-  };
   if (opt.peft == "lora") lora = add_lora(opt, obj, *m.module, m.architecture);
   if (opt.peft == "adapter") {
-    fill_base(bottleneck);
+    static_cast<models::AdapterBase&>(bottleneck) = adapter_base(opt, obj);
     if (opt.adapter_kind == "houlsby") bottleneck.kind = models::BottleneckKind::kHoulsby;
     else if (opt.adapter_kind != "pfeiffer") {
       throw InvalidArgument(fmt::format("--adapter-kind '{}' is not pfeiffer or houlsby", opt.adapter_kind));
@@ -204,7 +197,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
                        bottleneck.bottleneck_size(dynamic_cast<const io::BertConfig&>(*m.config).hidden_size)));
   }
   if (opt.peft == "prompt") {
-    fill_base(prompt);
+    static_cast<models::AdapterBase&>(prompt) = adapter_base(opt, obj);
     const auto& bert = dynamic_cast<const io::BertConfig&>(*m.config);
     prompt.num_virtual_tokens = opt.num_virtual_tokens;
     prompt.token_dim = bert.hidden_size;
@@ -219,7 +212,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       if (name.rfind(h + ".", 0) == 0) return true;  // the task head always trains
     }
     if (opt.peft == "bitfit") return name.ends_with("bias");
-    return is_peft_param(name);
+    return models::is_peft_parameter(name);
   };
   // Parameters: HF names; frozen ones keep requires_grad off and stay out of the optimizer.
   std::vector<std::pair<std::string, torch::Tensor>> params;
@@ -297,7 +290,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
       auto saved = io::Checkpoint::open(peft_file.string());
       torch::NoGradGuard ng;
       for (const auto& [name, p] : all_params) {
-        if (!is_peft_param(name)) continue;
+        if (!models::is_peft_parameter(name)) continue;
         if (!saved.find(name)) throw InvalidArgument(fmt::format("{}: no tensor '{}'", peft_file.string(), name));
         p.detach().copy_(layers::tensor_from_view(saved.at(name), saved.owner(name)));
       }
@@ -326,7 +319,7 @@ TrainResult finetune(const TrainOptions& opt, const std::function<void(const std
     obj.save(tmp_dir.string());
     NamedTensorList peft_tensors;
     for (const auto& [name, p] : all_params) {
-      if (is_peft_param(name)) peft_tensors.emplace_back(name, p);
+      if (models::is_peft_parameter(name)) peft_tensors.emplace_back(name, p);
     }
     if (!peft_tensors.empty()) write_tensors(tmp_dir / "peft_state.safetensors", peft_tensors);
     const auto moments = optimizer.state();
