@@ -146,31 +146,18 @@ void NormalizedString::normalize(NormalForm form) {
 }
 
 void NormalizedString::replace(const MatchList& matches, std::string_view content) {
-  // Right to left so that earlier byte ranges stay valid.
+  // As HF: the matched chars are removed (initial offset) and every content char is inserted
+  // after them, so the replacement takes the alignment of the match's last char ("a  b" with
+  // " {2,}" -> "▁": the "▁" covers the second space). Right to left so that earlier byte
+  // ranges stay valid.
   std::vector<char32_t> cps = to_codepoints(content);
+  std::vector<CharChange> changes;
+  for (char32_t c : cps) changes.emplace_back(c, 1);
   for (auto it = matches.rbegin(); it != matches.rend(); ++it) {
     if (!it->second) continue;
     auto [b, e] = it->first;
     std::size_t removed = to_codepoints(std::string_view(normalized_).substr(b, e - b)).size();
-    std::vector<CharChange> changes;
-    for (char32_t c : cps) {
-      if (removed > 0) {
-        changes.emplace_back(c, 0);
-        --removed;
-      } else {
-        changes.emplace_back(c, 1);
-      }
-    }
-    if (removed > 0) {
-      if (!changes.empty()) {
-        changes.back().second -= static_cast<int>(removed);
-        transform_range(b, e, changes);
-      } else {
-        transform_range(b, e, changes, removed);
-      }
-    } else {
-      transform_range(b, e, changes);
-    }
+    transform_range(b, e, changes, removed);
   }
 }
 
