@@ -3,7 +3,10 @@
 # headers, and runs every test (unit, golden, CLI integration, fuzz smoke).
 #
 #   make test     build + ctest (includes a ~1 min fuzz smoke run)
-#   make demo     build + show what xling does on the bundled fixtures
+#   make demo     build + `xling demo`: cross-lingual search and zero-shot transfer with the
+#                 embedded model (xling-mini) on this machine's translations, report in demo-report/
+#   make tour     build + a tour of the lower-level commands on the bundled fixtures
+#   make default-model  retrain models/xling-mini (recipes/xling-mini, ~1 h on 2 cores)
 #   make parity   compare with the real HF/safetensors Python stack (installs it into .venv/)
 #   make fuzz     long libFuzzer run (FUZZ_SECONDS per target, default 600)
 #   make bench    benchmarks with their baselines in the same run
@@ -33,7 +36,7 @@ export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_f
 TORCH_STAMP := $(VENV)/.xling-torch-$(TORCH_VERSION)
 PARITY_STAMP := $(VENV)/.xling-parity-$(shell md5sum tools/parity/requirements.txt 2>/dev/null | cut -c1-8)
 
-.PHONY: test demo parity fuzz fuzz-build bench deps apt build configure clean help
+.PHONY: test demo tour default-model parity fuzz fuzz-build bench deps apt build configure clean help
 
 help:
 	@sed -n '1,12p' Makefile
@@ -83,7 +86,14 @@ test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
+	$(BUILD)/bin/xling demo --output-dir demo-report
+
+tour: build
 	@bash tools/demo.sh $(BUILD)/bin/xling
+
+# Retrain the embedded model from this machine's catalogs (about 1 h on 2 cores; recipes/xling-mini).
+default-model: build $(PARITY_STAMP)
+	bash recipes/xling-mini/recipe.sh
 
 $(PARITY_STAMP): $(TORCH_STAMP) tools/parity/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r tools/parity/requirements.txt

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "io/model_location.hpp"
 #include "cli/text_input.hpp"
 #include "core/atomic_file.hpp"
 #include "core/memory.hpp"
@@ -93,7 +94,8 @@ void add_embed_command(CLI::App& app, CommandList& commands) {
       "modules (pooling, dense, normalize, prompts); a plain HF encoder directory needs --pooling. Input: .txt (one "
       "text per line) or .jsonl (a JSON string or {\"text\": ...}); output: .npy (float32 [N, D]) or .jsonl "
       "({\"embedding\": [...]}), rows in input order.");
-  sub->add_option("--model,-m", opt->model, "Model directory")->required();
+  sub->add_option("--model,-m", opt->model,
+                  "Model directory or a shipped model's name (default: xling-mini, the embedded multilingual encoder)");
   sub->add_option("--input,-i", opt->input, "Texts ('-' = stdin, read as .txt)")->capture_default_str();
   sub->add_option("--output,-o", opt->output, "Output .npy or .jsonl ('-' = JSONL on stdout)")->required();
   sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch, padding included (0 = 1024 on CPU, 16384 on CUDA)")->capture_default_str();
@@ -103,7 +105,10 @@ void add_embed_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--prompt", opt->prompt, "A literal prompt prepended to every text (e.g. \"query: \")");
   add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--max-length", opt->max_length, "Truncate to N tokens (default: the model's maximum)");
-  commands.push_back({sub, [opt]() { return run_embed(*opt); }});
+  commands.push_back({sub, [opt]() {
+    opt->model = io::resolve_model(opt->model);  // "" = the embedded default model
+    return run_embed(*opt);
+  }});
 }
 
 }  // namespace xling::cli

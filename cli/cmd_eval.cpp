@@ -10,6 +10,9 @@
 #include "core/json.hpp"
 #include "eval/report.hpp"
 #include "eval/runner.hpp"
+#include "io/model_location.hpp"
+#include "models/registry.hpp"
+#include "tasks/eval_predictor.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::cli {
@@ -20,6 +23,9 @@ struct EvalOptions {
   std::string model;
   std::string predictions;
   std::string output_dir = "eval-results";
+  std::string save_predictions;
+  std::string dtype = "f32", device = "cpu";
+  std::size_t batch_tokens = 0;
   bool quiet = false;
 };
 
@@ -37,8 +43,22 @@ std::string config_hash(const std::string& model_dir) {
 
 int run_eval(const EvalOptions& opt) {
   eval::SuiteConfig suite = eval::load_suite(opt.config);
-  eval::RunOptions ro{opt.predictions, opt.model, opt.quiet};
-  std::string hash = config_hash(opt.model);
+  eval::RunOptions ro;
+  ro.predictions_dir = opt.predictions;
+  ro.quiet = opt.quiet;
+  std::string model = opt.model;
+  if (opt.predictions.empty()) {  // run the model: --model, or the embedded default
+    model = io::resolve_model(opt.model);
+    tasks::PredictorOptions po;
+    po.load = models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device));
+    po.batch_tokens = opt.batch_tokens;
+    ro.predict = tasks::model_predictor(model, po);
+    ro.save_predictions_dir = opt.save_predictions;
+  } else if (!model.empty()) {
+    model = io::resolve_model(model);
+  }
+  ro.model_dir = model;
+  std::string hash = config_hash(model);
   eval::SuiteResult r = eval::run_suite(suite, ro);
   r.model_hash = hash;
   std::filesystem::create_directories(opt.output_dir);
@@ -66,10 +86,17 @@ void add_eval_command(CLI::App& app, CommandList& commands) {
       "eval",
       "Run an evaluation suite (TASKS.json: tasks with a type, metrics and one JSONL file per language; schema in "
       "docs/eval.md) and write results.json, results.md and report.html (self-contained, SVG charts) to "
-      "--output-dir. Predictions are read from --predictions DIR/<task>/<language>.jsonl.");
+      "--output-dir. Predictions come from the model (--model, default: the embedded xling-mini; bitext-mining, sts, "
+      "retrieval/reranking with a sentence encoder or cross-encoder, classification with a classifier) or are read "
+      "from --predictions DIR/<task>/<language>.jsonl.");
   sub->add_option("--config,-c", opt->config, "Suite file (TASKS.json)")->required();
-  sub->add_option("--model,-m", opt->model, "Model directory (recorded in results.json with its config hash)");
-  sub->add_option("--predictions,-p", opt->predictions, "Folder with <task>/<language>.jsonl predictions");
+  sub->add_option("--model,-m", opt->model,
+                  "Model directory or shipped model name that makes the predictions (recorded in results.json with its "
+                  "config hash); default without --predictions: xling-mini");
+  sub->add_option("--predictions,-p", opt->predictions, "Score these <task>/<language>.jsonl predictions instead of running a model");
+  sub->add_option("--save-predictions", opt->save_predictions, "Write the model's predictions as DIR/<task>/<language>.jsonl");
+  sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch (0 = the device's default)");
+  add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--output-dir,-o", opt->output_dir, "Where to write the three report files")->capture_default_str();
   sub->add_flag("--quiet,-q", opt->quiet, "No progress bar or summary on stderr");
   commands.push_back({sub, [opt]() { return run_eval(*opt); }});

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "io/model_location.hpp"
 #include "models/registry.hpp"
 #include "train/trainer.hpp"
 #include "xling/errors.hpp"
@@ -66,7 +67,8 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
                   "[/negative] or sentence1/sentence2/score; saves a sentence-transformers dir), cross-encoder (query/passage/"
                   "label or query/positive/negatives; saves a CrossEncoder dir), mlm (texts: .txt lines or {\"text\"})")
       ->capture_default_str();
-  sub->add_option("--model,-m", t.model_dir, "Model directory (config.json, weights, tokenizer)")->required()->check(kExistingPath);
+  sub->add_option("--model,-m", t.model_dir,
+                  "Model directory (config.json, weights, tokenizer) or a shipped model's name (default: xling-mini)");
   sub->add_option("--train", t.train_path, "Training rows (.jsonl, or .tsv/.csv with a header line; mlm: also .txt)")
       ->check(kExistingPath);
   sub->add_option("--eval", t.eval_paths, "Dev/test files evaluated at the end (and every --eval-steps); repeatable")
@@ -143,7 +145,10 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--merge-adapter", t.merge_adapter, "With --peft lora: save the merged full model instead of the adapter");
   sub->add_flag("--dry-run", t.dry_run, "Print the plan (rows, tokens, updates, parameters) and stop");
   sub->add_flag("--quiet,-q", t.quiet, "No progress bar");
-  commands.push_back({sub, [opt] { return run_finetune(*opt); }});
+  commands.push_back({sub, [opt] {
+    opt->t.model_dir = io::resolve_model(opt->t.model_dir);  // "" = the embedded default model
+    return run_finetune(*opt);
+  }});
 }
 
 }  // namespace xling::cli

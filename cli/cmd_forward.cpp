@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "cli/common.hpp"
+#include "io/model_location.hpp"
 #include "io/checkpoint.hpp"
 #include "io/config.hpp"
 #include "io/safetensors_writer.hpp"
@@ -107,7 +108,10 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--adapter", opt->adapter, "Adapter directory to apply (adapter_config.json + adapter_model.safetensors): PEFT LoRA or "
                   "prompt tuning, or xling bottleneck adapters");
   sub->add_flag("--merge", opt->merge, "Fold the adapter into the base weights before running (needs --adapter)");
-  commands.push_back({sub, [opt]() { return run_forward(*opt); }});
+  commands.push_back({sub, [opt]() {
+    opt->model = io::resolve_model(opt->model);  // a path, or a shipped model's name
+    return run_forward(*opt);
+  }});
 }
 
 }  // namespace xling::cli

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "io/model_location.hpp"
 #include "core/format.hpp"
 #include "core/json.hpp"
 #include "io/checkpoint.hpp"
@@ -51,6 +53,9 @@ nlohmann::json weights_json(const io::Checkpoint& ckpt) {
 nlohmann::json collect(const InfoOptions& opt) {
   nlohmann::json out;
   out["path"] = opt.model;
+  auto shipped = io::find_shipped_model(io::kDefaultModelName);
+  out["default_model"] = shipped ? nlohmann::json(*shipped) : nlohmann::json(nullptr);
+  out["model_search_path"] = io::model_search_dirs();
   std::error_code ec;
   if (!std::filesystem::is_directory(opt.model, ec)) {
     // A single safetensors file.
@@ -130,6 +135,10 @@ void print_text(const nlohmann::json& info, std::ostream& os) {
     os << fmt::format("{:<{}}{}\n", key, std::max<std::size_t>(14, key.size() + 1), value);
   };
   row("path", info["path"].get<std::string>());
+  row("default model", info["default_model"].is_null() ? std::string("(not found)") : info["default_model"].get<std::string>());
+  std::string search;
+  for (const auto& d : info["model_search_path"]) search += (search.empty() ? "" : ":") + d.get<std::string>();
+  row("model path", search.empty() ? "(none)" : search);
   if (info.contains("config")) {
     const auto& c = info["config"];
     std::string arch;
@@ -172,10 +181,29 @@ void print_text(const nlohmann::json& info, std::ostream& os) {
     for (const auto& [k, v] : info["adapter"].items()) row("  " + k, v.is_string() ? v.get<std::string>() : v.dump());
   }
   if (info.contains("files")) {
-    std::string files;
+    // Top-level files one by one; a sub-folder with many files (eval data, ...) as one entry.
+    std::map<std::string, std::pair<std::size_t, uint64_t>> folders;
     for (const auto& f : info["files"]) {
-      files += (files.empty() ? "" : ", ") +
-               fmt::format("{} ({})", f["name"].get<std::string>(), core::human_bytes(f["bytes"].get<uint64_t>()));
+      const std::string name = f["name"].get<std::string>();
+      if (auto slash = name.find('/'); slash != std::string::npos) {
+        auto& [n, bytes] = folders[name.substr(0, slash)];
+        ++n;
+        bytes += f["bytes"].get<uint64_t>();
+      }
+    }
+    std::string files;
+    std::set<std::string> shown;
+    for (const auto& f : info["files"]) {
+      const std::string name = f["name"].get<std::string>();
+      const auto slash = name.find('/');
+      if (slash != std::string::npos && folders[name.substr(0, slash)].first > 4) {
+        const std::string dir = name.substr(0, slash);
+        if (!shown.insert(dir).second) continue;
+        files += (files.empty() ? "" : ", ") + fmt::format("{}/ ({} files, {})", dir, folders[dir].first,
+                                                            core::human_bytes(folders[dir].second));
+        continue;
+      }
+      files += (files.empty() ? "" : ", ") + fmt::format("{} ({})", name, core::human_bytes(f["bytes"].get<uint64_t>()));
     }
     row("files", files);
   }
@@ -197,12 +225,14 @@ void add_info_command(CLI::App& app, CommandList& commands) {
       "info",
       "Describe a model directory or a .safetensors file: architecture, sizes, dtype, parameter count, "
       "tokenizer kind and vocabulary size, files. Reads headers only (weights stay on disk).");
-  sub->add_option("--model,-m", opt->model, "Model directory (HF layout) or a .safetensors file")
-      ->required();
+  sub->add_option("--model,-m", opt->model,
+                  "Model directory (HF layout), a .safetensors file or a shipped model's name (default: xling-mini, "
+                  "the embedded default model; the search path is printed)");
   sub->add_flag("--json", opt->json, "Print one JSON object instead of text");
   sub->add_flag("--tensors", opt->tensors, "Also list every tensor (name, dtype, shape)");
   sub->add_option("--output,-o", opt->output, "Where to write ('-' = stdout)")->capture_default_str();
   commands.push_back({sub, [opt]() {
+                        opt->model = io::resolve_model(opt->model);
                         nlohmann::json info = collect(*opt);
                         TextOutput out(opt->output);
                         if (opt->json) out.stream() << info.dump() << "\n";  // one record, one line (JSONL)

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "io/model_location.hpp"
 #include "cli/text_input.hpp"
 #include "models/registry.hpp"
 #include "tasks/token_tagger.hpp"
@@ -59,7 +60,10 @@ void add_tag_command(CLI::App& app, CommandList& commands) {
       ->check(CLI::IsMember({"none", "simple", "first", "average", "max"}));
   add_compute_options(sub, opt->device, opt->dtype);
   sub->add_option("--batch-tokens", opt->batch_tokens, "Token budget per batch, padding included (0 = 1024 on CPU, 16384 on CUDA)")->capture_default_str();
-  commands.push_back({sub, [opt]() { return run_tag(*opt); }});
+  commands.push_back({sub, [opt]() {
+    opt->model = io::resolve_model(opt->model);  // a path, or a shipped model's name
+    return run_tag(*opt);
+  }});
 }
 
 }  // namespace xling::cli

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.hpp"
 #include "core/progress.hpp"
 #include "eval/scoring.hpp"
 #include "metrics/cross_lingual.hpp"
@@ -56,10 +57,9 @@ std::string now_iso() {
 SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
   namespace fs = std::filesystem;
   auto t0 = std::chrono::steady_clock::now();
-  if (opt.predictions_dir.empty()) {
-    throw UnsupportedModel(
-        "running models inside `xling eval` is not available yet: score existing predictions with --predictions DIR "
-        "(files DIR/<task>/<language>.jsonl)");
+  if (opt.predictions_dir.empty() && !opt.predict) {
+    throw InvalidArgument("nothing to score: give a model (--model) or a predictions folder (--predictions DIR with "
+                          "DIR/<task>/<language>.jsonl)");
   }
   SuiteResult result;
   result.suite = suite.name;
@@ -80,8 +80,27 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
     for (const auto& lf : task.languages) {
       progress.set_label(fmt::format("eval {}/{}", task.name, lf.language));
       auto gold = read_jsonl(lf.path, "data");
-      std::string pred_path = (fs::path(opt.predictions_dir) / task.name / (lf.language + ".jsonl")).string();
-      auto pred = read_jsonl(pred_path, "predictions");
+      for (auto& row : gold) {
+        for (const auto& [want, have] : task.fields) {
+          if (row.contains(have)) row[want] = row[have];
+        }
+      }
+      std::string pred_path;
+      std::vector<nlohmann::json> pred;
+      if (!opt.predictions_dir.empty()) {
+        pred_path = (fs::path(opt.predictions_dir) / task.name / (lf.language + ".jsonl")).string();
+        pred = read_jsonl(pred_path, "predictions");
+      } else {
+        pred_path = fmt::format("{} predictions for {}", opt.model_dir.empty() ? "model" : opt.model_dir, lf.path);
+        pred = opt.predict(task, lf, gold);
+        if (!opt.save_predictions_dir.empty()) {
+          fs::path dir = fs::path(opt.save_predictions_dir) / task.name;
+          fs::create_directories(dir);
+          std::string text;
+          for (const auto& p : pred) text += p.dump() + "\n";
+          core::write_file_atomic((dir / (lf.language + ".jsonl")).string(), text);
+        }
+      }
       if (pred.size() != gold.size()) {
         throw InvalidArgument(fmt::format("{} has {} lines but {} has {}: one prediction per item", pred_path, pred.size(),
                                           lf.path, gold.size()));

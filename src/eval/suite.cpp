@@ -106,6 +106,14 @@ SuiteConfig load_suite(const std::string& path) {
     }
     task.parallel = tf.boolean_or("parallel", false);
     if (tf.has("label_names")) task.label_names = tf.string_list("label_names");
+    if (tf.has("fields")) {
+      const auto& fm = tf.raw("fields");
+      if (!fm.is_object()) tf.fail("fields", "expected an object {expected field: field in the data files}");
+      for (const auto& [k, v] : fm.items()) {
+        if (!v.is_string()) tf.fail("fields", fmt::format("the field for '{}' is not a string", k));
+        task.fields.emplace_back(k, v.get<std::string>());
+      }
+    }
     task.worst_k = static_cast<int>(tf.integer_or("worst_k", 3));
     suite.tasks.push_back(std::move(task));
   }

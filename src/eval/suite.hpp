@@ -27,6 +27,9 @@ struct TaskConfig {
   std::string source_language;       // for the transfer gap ("" = none)
   bool parallel = false;             // items are translations of each other (consistency)
   std::vector<std::string> label_names;  // token-classification: tag names for integer tags
+  // Field renames for the data files, {"source": "en"}: the task reads field "en" where its type
+  // expects "source" (e.g. one file of {"en", "text"} rows serves both bitext directions).
+  std::vector<std::pair<std::string, std::string>> fields;
   int worst_k = 3;
 };
 

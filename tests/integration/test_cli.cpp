@@ -3,6 +3,7 @@
 // broken inputs.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <tuple>
@@ -52,7 +53,7 @@ TEST(Cli, HelpForEveryCommand) {
 TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(run({}).code, 2);
   EXPECT_EQ(run({"frobnicate"}).code, 2);
-  auto r = run({"info"});
+  auto r = run({"classify"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--model"), std::string::npos);
   EXPECT_EQ(run({"diff", "only-one"}).code, 2);
@@ -517,4 +518,72 @@ TEST(Cli, ModelCommandsRejectBadInputClearly) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("1 of 3 texts truncated"), std::string::npos) << r.err;
   EXPECT_EQ(std::get<0>(read_npy(dir.file("o.npy"))), 3);
+}
+
+TEST(Cli, ShippedModelIsTheDefaultAndFoundByName) {
+  // `xling info` without --model describes the embedded default model and says where it is.
+  auto r = run({"info", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto info = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(info["default_model"].is_string());
+  EXPECT_EQ(info["path"], info["default_model"]);
+  EXPECT_TRUE(info["model_search_path"].is_array());
+  // embed without --model and with --model xling-mini give the same vectors.
+  xling::testing::ScratchDir dir;
+  xling::testing::write_bytes(dir.file("t.txt"), "Open the file\nDatei öffnen\n\n");
+  auto a = run({"embed", "--input", dir.file("t.txt"), "--output", dir.file("a.jsonl")});
+  ASSERT_EQ(a.code, 0) << a.err;
+  auto b = run({"embed", "--model", "xling-mini", "--input", dir.file("t.txt"), "--output", dir.file("b.jsonl")});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(xling::testing::read_bytes(dir.file("a.jsonl")), xling::testing::read_bytes(dir.file("b.jsonl")));
+  auto lines = xling::testing::read_bytes(dir.file("a.jsonl"));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
+  // An unknown name is one clear line naming it and where xling looked.
+  auto bad = run({"embed", "--model", "no-such-model", "--input", dir.file("t.txt"), "--output", dir.file("c.jsonl")});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(one_line(bad.err)) << bad.err;
+  EXPECT_NE(bad.err.find("no-such-model"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("searched"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, EvalRunsTheModelOnBitextBothDirections) {
+  // A bitext suite over {"en", "text"} rows, both directions through "fields"; the model
+  // (the default) makes the predictions; --save-predictions keeps them.
+  xling::testing::ScratchDir dir;
+  std::string de = "{\"en\": \"Open the file\", \"text\": \"Datei öffnen\"}\n"
+                   "{\"en\": \"Close the window\", \"text\": \"Fenster schließen\"}\n"
+                   "{\"en\": \"Delete\", \"text\": \"Löschen\"}\n";
+  xling::testing::write_bytes(dir.file("de.jsonl"), de);
+  nlohmann::json suite = {{"tasks", {
+      {{"name", "en-x"}, {"type", "bitext-mining"}, {"languages", {{"de", "de.jsonl"}}},
+       {"fields", {{"source", "en"}, {"target", "text"}}}},
+      {{"name", "x-en"}, {"type", "bitext-mining"}, {"languages", {{"de", "de.jsonl"}}},
+       {"fields", {{"source", "text"}, {"target", "en"}}}}}}};
+  xling::testing::write_bytes(dir.file("suite.json"), suite.dump());
+  auto r = run({"eval", "-q", "--config", dir.file("suite.json"), "--output-dir", dir.file("out"), "--save-predictions",
+                dir.file("pred")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto res = nlohmann::json::parse(xling::testing::read_bytes(dir.file("out/results.json")));
+  ASSERT_EQ(res["tasks"].size(), 2u);
+  for (const auto& t : res["tasks"]) {
+    double acc = t["metrics"][0]["per_language"]["de"]["value"].get<double>();
+    EXPECT_GE(acc, 0.0);
+    EXPECT_LE(acc, 1.0);
+  }
+  auto pred = xling::testing::read_bytes(dir.file("pred/en-x/de.jsonl"));
+  EXPECT_EQ(std::count(pred.begin(), pred.end(), '\n'), 3);
+  EXPECT_NE(pred.find("prediction"), std::string::npos);
+  // Rescoring the saved predictions gives the same numbers.
+  auto again = run({"eval", "-q", "--config", dir.file("suite.json"), "--predictions", dir.file("pred"), "--output-dir",
+                    dir.file("out2")});
+  ASSERT_EQ(again.code, 0) << again.err;
+  auto res2 = nlohmann::json::parse(xling::testing::read_bytes(dir.file("out2/results.json")));
+  EXPECT_EQ(res["tasks"][0]["metrics"][0]["per_language"], res2["tasks"][0]["metrics"][0]["per_language"]);
+  // A sentence encoder cannot run a classification task: clear error.
+  nlohmann::json cls = {{"tasks", {{{"name", "c"}, {"type", "classification"}, {"languages", {{"de", "c.jsonl"}}}}}}};
+  xling::testing::write_bytes(dir.file("c.jsonl"), "{\"text\": \"a\", \"label\": \"x\"}\n");
+  xling::testing::write_bytes(dir.file("cls.json"), cls.dump());
+  auto bad = run({"eval", "-q", "--config", dir.file("cls.json"), "--output-dir", dir.file("out3")});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("ForSequenceClassification"), std::string::npos) << bad.err;
 }

@@ -94,3 +94,24 @@ TEST(TokenizerSpellings, MalformedFilesNameTheField) {
   bad([](auto& k) { k["model"].erase("vocab"); }, "vocab");
   bad([](auto& k) { k["added_tokens"][0]["id"] = "x"; }, "'id'");
 }
+
+// Replace with a multi-char match (the " {2,}" -> "▁" of transformers' sentencepiece converter):
+// as in HF, the replacement takes the alignment of the match's LAST char, so the token after a
+// run of spaces starts at the run's last space (checked against tokenizers 0.23 in make parity,
+// tools/parity/checks_xling_mini.py).
+TEST(TokenizerSpellings, ReplaceOfARunAlignsToItsLastChar) {
+  nlohmann::json j = load("xlm_roberta");
+  j["normalizer"] = {{"type", "Sequence"},
+                     {"normalizers", {{{"type", "Replace"}, {"pattern", {{"Regex", " {2,}"}}}, {"content", "\u2581"}}}}};
+  Tokenizer t = Tokenizer::from_json(j, "replace.json");
+  for (int run = 2; run <= 4; ++run) {
+    const std::string text = "ab" + std::string(static_cast<std::size_t>(run), ' ') + "cd";
+    auto e = t.encode(text, false);
+    bool found = false;
+    for (const auto& o : e.offsets) {
+      EXPECT_NE(o.first, 2u) << "a token starts at the run's first space: " << text;
+      if (o.first == static_cast<std::size_t>(2 + run - 1)) found = true;
+    }
+    EXPECT_TRUE(found) << "no token starts at the run's last space: " << text;
+  }
+}

@@ -1,0 +1,203 @@
+// Model-backed eval predictions (see eval_predictor.hpp).
+#include "tasks/eval_predictor.hpp"
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "io/config.hpp"
+#include "tasks/sentence_encoder.hpp"
+#include "tasks/sequence_classifier.hpp"
+#include "xling/errors.hpp"
+
+namespace xling::tasks {
+namespace {
+
+using nlohmann::json;
+
+const json& field(const json& row, std::initializer_list<const char*> names, const eval::LanguageFile& file,
+                  std::size_t i) {
+  for (const char* n : names) {
+    if (row.contains(n)) return row[n];
+  }
+  throw InvalidArgument(fmt::format("{}:{}: no '{}' field", file.path, i + 1, *names.begin()));
+}
+
+std::string text(const json& v, const eval::LanguageFile& file, std::size_t i) {
+  if (!v.is_string()) throw InvalidArgument(fmt::format("{}:{}: expected a text (JSON string)", file.path, i + 1));
+  return v.get<std::string>();
+}
+
+std::vector<std::string> texts(const json& v, const eval::LanguageFile& file, std::size_t i) {
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) throw InvalidArgument(fmt::format("{}:{}: expected a text or a list of texts", file.path, i + 1));
+  std::vector<std::string> out;
+  for (const auto& x : v) out.push_back(text(x, file, i));
+  return out;
+}
+
+bool is_classifier_dir(const std::string& dir) {
+  auto cfg = io::load_config_any(read_sentence_layout(dir).transformer_dir);
+  for (const auto& a : cfg->architectures) {
+    if (a.ends_with("ForSequenceClassification")) return true;
+  }
+  return false;
+}
+
+class ModelPredictor {
+ public:
+  ModelPredictor(std::string dir, PredictorOptions opt) : dir_(std::move(dir)), opt_(std::move(opt)) {}
+
+  std::vector<json> operator()(const eval::TaskConfig& task, const eval::LanguageFile& file, const std::vector<json>& gold) {
+    using eval::TaskType;
+    switch (task.type) {
+      case TaskType::kBitextMining: return bitext(file, gold);
+      case TaskType::kSts: return sts(file, gold);
+      case TaskType::kRetrieval:
+      case TaskType::kReranking: return ranking(file, gold);
+      case TaskType::kClassification:
+      case TaskType::kPairClassification: return classify(task, file, gold);
+      default:
+        throw UnsupportedModel(fmt::format("task '{}': running a model for {} tasks is not supported yet (give "
+                                           "--predictions)", task.name, eval::task_type_name(task.type)));
+    }
+  }
+
+ private:
+  const SentenceEncoder& encoder() {
+    if (!encoder_) {
+      if (classifier_dir()) {
+        throw InvalidArgument(fmt::format("{}: a classifier, not a sentence encoder (embedding tasks need an encoder)", dir_));
+      }
+      encoder_ = std::make_unique<SentenceEncoder>(SentenceEncoder::load(dir_, std::nullopt, false, opt_.load));
+    }
+    return *encoder_;
+  }
+  const SequenceClassifier& classifier() {
+    if (!classifier_dir()) {
+      throw InvalidArgument(fmt::format("{}: not a *ForSequenceClassification model, and classification tasks need one "
+                                        "(or give their predictions with --predictions)", dir_));
+    }
+    if (!classifier_) classifier_ = std::make_unique<SequenceClassifier>(SequenceClassifier::load(dir_, opt_.load));
+    return *classifier_;
+  }
+  bool classifier_dir() {
+    if (!is_classifier_) is_classifier_ = is_classifier_dir(dir_);
+    return *is_classifier_;
+  }
+
+  // Unit-length embeddings of `items` (N, D), through the cache.
+  torch::Tensor embed(const std::vector<std::string>& items) {
+    std::vector<std::string> missing;
+    std::unordered_map<std::string, bool> queued;
+    for (const auto& t : items) {
+      if (!cache_.count(t) && !queued.count(t)) {
+        queued[t] = true;
+        missing.push_back(t);
+      }
+    }
+    if (!missing.empty()) {
+      EncodeOptions eo;
+      eo.batch_tokens = opt_.batch_tokens;
+      auto e = encoder().encode(missing, eo).to(torch::kCPU, torch::kFloat32);
+      e = e / e.norm(2, 1, true).clamp_min(1e-12);
+      for (std::size_t i = 0; i < missing.size(); ++i) cache_[missing[i]] = e[static_cast<int64_t>(i)];
+    }
+    std::vector<torch::Tensor> rows;
+    rows.reserve(items.size());
+    for (const auto& t : items) rows.push_back(cache_.at(t));
+    return torch::stack(rows);
+  }
+
+  std::vector<json> bitext(const eval::LanguageFile& file, const std::vector<json>& gold) {
+    std::vector<std::string> src, tgt;
+    for (std::size_t i = 0; i < gold.size(); ++i) {
+      src.push_back(text(field(gold[i], {"source", "sentence1"}, file, i), file, i));
+      tgt.push_back(text(field(gold[i], {"target", "sentence2"}, file, i), file, i));
+    }
+    auto best = torch::matmul(embed(src), embed(tgt).t()).argmax(1).contiguous();
+    std::vector<json> out;
+    for (int64_t i = 0; i < best.size(0); ++i) out.push_back({{"prediction", best[i].item<int64_t>()}});
+    return out;
+  }
+
+  std::vector<json> sts(const eval::LanguageFile& file, const std::vector<json>& gold) {
+    std::vector<std::string> a, b;
+    for (std::size_t i = 0; i < gold.size(); ++i) {
+      a.push_back(text(field(gold[i], {"sentence1"}, file, i), file, i));
+      b.push_back(text(field(gold[i], {"sentence2"}, file, i), file, i));
+    }
+    auto cos = (embed(a) * embed(b)).sum(1).to(torch::kDouble).contiguous();
+    std::vector<json> out;
+    for (int64_t i = 0; i < cos.size(0); ++i) out.push_back({{"score", cos[i].item<double>()}});
+    return out;
+  }
+
+  std::vector<json> ranking(const eval::LanguageFile& file, const std::vector<json>& gold) {
+    std::vector<json> out;
+    const bool cross = classifier_dir();
+    for (std::size_t i = 0; i < gold.size(); ++i) {
+      std::string q = text(field(gold[i], {"query"}, file, i), file, i);
+      std::vector<std::string> cands = texts(field(gold[i], {"positives", "positive"}, file, i), file, i);
+      if (gold[i].contains("negatives")) {
+        auto neg = texts(gold[i]["negatives"], file, i);
+        cands.insert(cands.end(), neg.begin(), neg.end());
+      }
+      json scores = json::array();
+      if (cross) {
+        std::vector<std::string> qs(cands.size(), q);
+        auto logits = classifier().logits(qs, &cands, opt_.batch_tokens, std::nullopt, nullptr).to(torch::kFloat32);
+        auto s = (logits.size(1) == 1 ? torch::sigmoid(logits.select(1, 0)) : logits.softmax(1).select(1, logits.size(1) - 1))
+                     .to(torch::kDouble).contiguous();
+        for (int64_t k = 0; k < s.size(0); ++k) scores.push_back(s[k].item<double>());
+      } else {
+        auto s = torch::matmul(embed(cands), embed({q})[0]).to(torch::kDouble).contiguous();
+        for (int64_t k = 0; k < s.size(0); ++k) scores.push_back(s[k].item<double>());
+      }
+      out.push_back({{"scores", scores}});
+    }
+    return out;
+  }
+
+  std::vector<json> classify(const eval::TaskConfig& task, const eval::LanguageFile& file, const std::vector<json>& gold) {
+    std::vector<std::string> a, b;
+    const bool pairs = task.type == eval::TaskType::kPairClassification;
+    for (std::size_t i = 0; i < gold.size(); ++i) {
+      if (pairs) {
+        a.push_back(text(field(gold[i], {"sentence1", "premise", "text"}, file, i), file, i));
+        b.push_back(text(field(gold[i], {"sentence2", "hypothesis", "text_pair"}, file, i), file, i));
+      } else {
+        a.push_back(text(field(gold[i], {"text", "sentence"}, file, i), file, i));
+      }
+    }
+    const bool int_labels = !gold.empty() && gold[0].contains("label") && gold[0]["label"].is_number_integer();
+    auto logits = classifier().logits(a, pairs ? &b : nullptr, opt_.batch_tokens, std::nullopt, nullptr);
+    auto best = logits.argmax(1).contiguous();
+    std::vector<json> out;
+    for (int64_t i = 0; i < best.size(0); ++i) {
+      int64_t k = best[i].item<int64_t>();
+      out.push_back(int_labels ? json{{"label", k}} : json{{"label", classifier().label(k)}});
+    }
+    return out;
+  }
+
+  std::string dir_;
+  PredictorOptions opt_;
+  std::unique_ptr<SentenceEncoder> encoder_;
+  std::unique_ptr<SequenceClassifier> classifier_;
+  std::optional<bool> is_classifier_;
+  std::unordered_map<std::string, torch::Tensor> cache_;
+};
+
+}  // namespace
+
+eval::Predictor model_predictor(const std::string& model_dir, const PredictorOptions& options) {
+  auto p = std::make_shared<ModelPredictor>(model_dir, options);
+  return [p](const eval::TaskConfig& t, const eval::LanguageFile& f, const std::vector<nlohmann::json>& g) {
+    return (*p)(t, f, g);
+  };
+}
+
+}  // namespace xling::tasks
