@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add_average_command(app, commands);
   add_data_command(app, commands);
   add_demo_command(app, commands);
+  add_mine_command(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 #include <cstring>
 #include <tuple>
 #include <cstdio>
@@ -586,4 +588,71 @@ TEST(Cli, EvalRunsTheModelOnBitextBothDirections) {
   auto bad = run({"eval", "-q", "--config", dir.file("cls.json"), "--output-dir", dir.file("out3")});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("ForSequenceClassification"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, MineRecoversShuffledHeldOutBitext) {
+  // Held-out catalog bitext (xling-mini never trained on it), the target side shuffled: the
+  // mined pairs must find the gold partner for most lines. Measured 92.9 (de) to 95.6 (fr) %.
+  const std::string test_dir = std::string(XLING_SOURCE_DIR) + "/models/xling-mini/eval/test/";
+  xling::testing::ScratchDir dir;
+  for (const char* lang : {"de", "fr", "ru", "ja"}) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    std::ifstream in(test_dir + lang + ".jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line);
+      rows.emplace_back(j["en"], j["text"]);
+    }
+    ASSERT_GE(rows.size(), 500u) << lang;
+    std::vector<std::size_t> perm(rows.size());
+    std::iota(perm.begin(), perm.end(), 0);
+    std::mt19937 rng(11);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    std::string src, tgt;
+    for (const auto& r : rows) src += nlohmann::json(r.first).dump() + "\n";
+    for (std::size_t p : perm) tgt += nlohmann::json(rows[p].second).dump() + "\n";
+    xling::testing::write_bytes(dir.file("src.jsonl"), src);
+    xling::testing::write_bytes(dir.file("tgt.jsonl"), tgt);
+    auto r = run({"mine", "-q", "--src", dir.file("src.jsonl"), "--tgt", dir.file("tgt.jsonl"), "--output", dir.file("out.tsv")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::ifstream out(dir.file("out.tsv"));
+    std::size_t right = 0, n = 0;
+    double last = 1e300;
+    while (std::getline(out, line)) {
+      std::vector<std::string> cols;
+      std::size_t start = 0;
+      for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1) cols.push_back(line.substr(start, tab - start));
+      cols.push_back(line.substr(start));
+      ASSERT_EQ(cols.size(), 5u) << line;
+      const double score = std::stod(cols[0]);
+      EXPECT_LE(score, last);
+      last = score;
+      const std::size_t s = std::stoul(cols[1]) - 1, t = std::stoul(cols[2]) - 1;
+      ASSERT_LT(s, rows.size());
+      ASSERT_LT(t, rows.size());
+      right += perm[t] == s;
+      ++n;
+    }
+    EXPECT_GE(static_cast<double>(right) / static_cast<double>(rows.size()), 0.90) << lang << ": " << right << " of " << rows.size();
+  }
+}
+
+TEST(Cli, MineEscapesTextsAndRejectsBadInput) {
+  xling::testing::ScratchDir dir;
+  xling::testing::write_bytes(dir.file("s.jsonl"), "\"Open\\tthe file\"\n\"Close\\\\window\"\n");
+  xling::testing::write_bytes(dir.file("t.jsonl"), "\"Fenster\\nschließen\"\n\"Datei öffnen\"\n");
+  auto r = run({"mine", "-q", "--mode", "forward", "--src", dir.file("s.jsonl"), "--tgt", dir.file("t.jsonl")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Open\\tthe file"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Close\\\\window"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Fenster\\nschließen"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+  xling::testing::write_bytes(dir.file("empty.txt"), "");
+  auto e = run({"mine", "--src", dir.file("empty.txt"), "--tgt", dir.file("t.jsonl")});
+  EXPECT_EQ(e.code, 1);
+  EXPECT_TRUE(one_line(e.err)) << e.err;
+  EXPECT_NE(e.err.find("empty.txt"), std::string::npos) << e.err;
+  auto m = run({"mine", "--margin", "cosine-ish", "--src", dir.file("s.jsonl"), "--tgt", dir.file("t.jsonl")});
+  EXPECT_EQ(m.code, 1);
+  EXPECT_NE(m.err.find("cosine-ish"), std::string::npos) << m.err;
 }
