@@ -2,6 +2,7 @@
 #include "data/catalogs.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -201,8 +202,16 @@ std::string strip_markup(std::string_view text) {
         else if (ent == "apos") cp = '\'';
         else if (ent == "nbsp") cp = 0xA0;
         else if (ent[0] == '#') {
+          // entity_length() checked the digits; a value past U+10FFFF (however many digits) is no
+          // character, and the text stays as written.
           bool hex = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X');
-          unsigned long v = std::stoul(std::string(ent.substr(hex ? 2 : 1)), nullptr, hex ? 16 : 10);
+          uint32_t v = 0;
+          for (char c : ent.substr(hex ? 2 : 1)) {
+            const uint32_t d = std::isdigit(static_cast<unsigned char>(c)) ? static_cast<uint32_t>(c - '0')
+                                                                         : static_cast<uint32_t>(std::tolower(c) - 'a' + 10);
+            v = v * (hex ? 16u : 10u) + d;
+            if (v > 0x10FFFF) break;
+          }
           if (v > 0 && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) cp = static_cast<char32_t>(v);
         }
         if (cp != 0) {

@@ -39,6 +39,10 @@ TEST(CatalogNormalise, Markup) {
   EXPECT_EQ(strip_markup("Line<br/>break"), "Line break");
   EXPECT_EQ(strip_markup("Usage: cp <source> <dest>"), "Usage: cp <source> <dest>");
   EXPECT_EQ(strip_markup("a &lt; b &amp;&amp; c &#62; d &#x41;"), "a < b && c > d A");
+  // References past U+10FFFF (even with more digits than any integer holds) stay as written.
+  EXPECT_EQ(strip_markup("x &#1114112; &#x110000; &#99999999999999999999999; &#xFFFFFFFFFFFFFFFFFF; y"),
+            "x &#1114112; &#x110000; &#99999999999999999999999; &#xFFFFFFFFFFFFFFFFFF; y");
+  EXPECT_EQ(strip_markup("&#x10FFFF;"), "\U0010FFFF");
   EXPECT_EQ(strip_markup("1 < 2 > 0"), "1 < 2 > 0");
 }
 
