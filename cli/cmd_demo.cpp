@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -18,6 +17,7 @@
 
 #include "cli/common.hpp"
 #include "core/atomic_file.hpp"
+#include "core/json.hpp"
 #include "core/utf8.hpp"
 #include "data/catalogs.hpp"
 #include "data/domain_task.hpp"
@@ -85,19 +85,13 @@ std::string script_of(const std::string& s) {
   return best;
 }
 
-void write_jsonl(const fs::path& path, const std::vector<json>& rows) {
-  std::string text;
-  for (const auto& r : rows) text += r.dump() + "\n";
-  core::write_file_atomic(path.string(), text);
-}
-
 struct Item {
   std::string lang, en, text;
 };
 
-// 1. Cross-lingual search. Returns the share of queries whose top hit is a translation of the
-// query's English string.
-double search_demo(const DemoOptions& opt, const std::string& model, const data::CatalogCorpus& corpus) {
+// 1. Cross-lingual search: prints each query's top hits and how many top hits are translations of
+// the query's English string.
+void search_demo(const DemoOptions& opt, const std::string& model, const data::CatalogCorpus& corpus) {
   // English strings translated into the most test languages; their translations form the pool.
   std::map<std::string, std::vector<Item>> by_en;
   std::map<std::string, std::size_t> lang_size;
@@ -151,12 +145,11 @@ double search_demo(const DemoOptions& opt, const std::string& model, const data:
   }
   if (queries.empty() || pool.empty()) throw InvalidArgument("the catalogs hold too few translations for the search demo");
 
-  auto enc = tasks::SentenceEncoder::load(model);
+  auto enc = tasks::SentenceEncoder::load(model, std::nullopt, /*normalize=*/true);
   std::vector<std::string> texts;
   for (const auto& p : pool) texts.push_back(p.text);
   for (const auto& q : queries) texts.push_back(q.text);
-  auto emb = enc.encode(texts, {}).to(torch::kFloat32);
-  emb = emb / emb.norm(2, 1, true).clamp_min(1e-12);
+  auto emb = enc.encode(texts, {});
   const auto n = static_cast<int64_t>(pool.size());
   std::size_t correct = 0;
   std::cout << fmt::format("\n== 1. Cross-lingual search: {} queries in {} scripts, a pool of {} strings in {} languages ==\n",
@@ -175,9 +168,7 @@ double search_demo(const DemoOptions& opt, const std::string& model, const data:
       std::cout << fmt::format("    {} {:.3f}  [{}] {}\n", ok ? "✓" : " ", vals[k].item<float>(), hit.lang, clip(hit.text, 60));
     }
   }
-  const double acc = static_cast<double>(correct) / static_cast<double>(queries.size());
   std::cout << fmt::format("\n  top hit is a translation of the query: {}/{}\n", correct, queries.size());
-  return acc;
 }
 
 int run_demo(const DemoOptions& opt) {
@@ -199,7 +190,7 @@ int run_demo(const DemoOptions& opt) {
                            catalogs_s);
 
   t = Clock::now();
-  const double search_acc = search_demo(opt, model, corpus);
+  search_demo(opt, model, corpus);
   const double search_s = since(t);
 
   // 2. Zero-shot transfer.
@@ -214,12 +205,12 @@ int run_demo(const DemoOptions& opt) {
     for (const auto& i : items) out.push_back({{"text", i.text}, {"label", i.label}, {"en", i.en}});
     return out;
   };
-  write_jsonl(dir / "train.jsonl", rows(task.train));
-  write_jsonl(dir / "dev.jsonl", rows(task.dev));
+  core::write_jsonl_file((dir / "train.jsonl").string(), rows(task.train));
+  core::write_jsonl_file((dir / "dev.jsonl").string(), rows(task.dev));
   json suite = {{"name", "xling demo"}, {"tasks", json::array()}};
   json langs = json::object();
   for (const auto& [lang, items] : task.test) {
-    write_jsonl(dir / "test" / (lang + ".jsonl"), rows(items));
+    core::write_jsonl_file((dir / "test" / (lang + ".jsonl")).string(), rows(items));
     langs[lang] = "test/" + lang + ".jsonl";
   }
   suite["tasks"].push_back({{"name", "catalog-domain zero-shot"}, {"type", "classification"},
@@ -256,19 +247,21 @@ int run_demo(const DemoOptions& opt) {
   eval::RunOptions ro;
   ro.model_dir = to.output_dir;
   ro.quiet = opt.quiet;
-  ro.predict = tasks::model_predictor(to.output_dir);
-  ro.save_predictions_dir = (dir / "predictions").string();
+  std::map<std::string, std::vector<json>> predicted;  // language -> predictions, for the agreement below
+  auto model_predict = tasks::model_predictor(to.output_dir);
+  ro.predict = [&](const eval::TaskConfig& tc, const eval::LanguageFile& lf, const std::vector<json>& gold) {
+    return predicted[lf.language] = model_predict(tc, lf, gold);
+  };
+  ro.save_predictions_dir = (dir / "predictions").string();  // kept for the user
   eval::SuiteResult result = eval::run_suite(sc, ro);
   result.model = fmt::format("{} fine-tuned on English ({})", model, to.output_dir);
 
   // Agreement with English: a translation's predicted label equals its English original's.
   std::map<std::string, std::string> en_pred;
   {
-    std::ifstream in(dir / "predictions" / sc.tasks[0].name / "en.jsonl");
-    std::string line;
-    std::size_t i = 0;
     const auto& items = task.test.at("en");
-    while (std::getline(in, line) && i < items.size()) en_pred[items[i++].text] = json::parse(line)["label"].get<std::string>();
+    const auto& pred = predicted.at("en");
+    for (std::size_t i = 0; i < items.size(); ++i) en_pred[items[i].text] = pred[i]["label"].get<std::string>();
   }
   const auto& m = result.tasks[0].metrics;
   std::cout << fmt::format("\n   {:<10} {:>6} {:>9} {:>9} {:>11}\n", "language", "items", "accuracy", "macro-F1", "agrees w/ en");
@@ -278,15 +271,14 @@ int run_demo(const DemoOptions& opt) {
     const auto& lang = m[0].per_language[li].language;
     std::string agree = "";
     if (lang != "en") {
-      std::ifstream in(dir / "predictions" / sc.tasks[0].name / (lang + ".jsonl"));
-      std::string line;
-      std::size_t i = 0, same = 0, n = 0;
+      std::size_t same = 0, n = 0;
       const auto& items = task.test.at(lang);
-      while (std::getline(in, line) && i < items.size()) {
-        auto it = en_pred.find(items[i++].en);
+      const auto& pred = predicted.at(lang);
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        auto it = en_pred.find(items[i].en);
         if (it == en_pred.end()) continue;
         ++n;
-        same += json::parse(line)["label"].get<std::string>() == it->second;
+        same += pred[i]["label"].get<std::string>() == it->second;
       }
       if (n) {
         agree = fmt::format("{:.1f}", 100.0 * static_cast<double>(same) / static_cast<double>(n));
@@ -325,7 +317,6 @@ int run_demo(const DemoOptions& opt) {
   std::cout << fmt::format("\n== 3. Report: {} ==\n", fs::absolute(out / "report.html").string());
   std::cout << fmt::format("   times: catalogs {:.1f} s, search {:.1f} s, fine-tuning {:.1f} s, evaluation {:.1f} s; total {:.1f} s\n",
                            catalogs_s, search_s, train_s, eval_s, since(t0));
-  (void)search_acc;
   return kExitOk;
 }
 

@@ -48,13 +48,12 @@ int run_mine(const MineCliOptions& opt) {
   auto src = read_lines(opt.src);
   auto tgt = read_lines(opt.tgt);
   auto enc = tasks::SentenceEncoder::load(
-      opt.model, std::nullopt, false,
+      opt.model, std::nullopt, /*normalize=*/true,
       models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)));
   tasks::EncodeOptions eo;
   eo.batch_tokens = opt.batch_tokens;
-  auto norm = [](torch::Tensor e) { return e / e.norm(2, 1, true).clamp_min(1e-12); };
-  auto x = norm(enc.encode(src, eo).to(torch::kCPU, torch::kFloat32));
-  auto y = norm(enc.encode(tgt, eo).to(torch::kCPU, torch::kFloat32));
+  auto x = enc.encode(src, eo);
+  auto y = enc.encode(tgt, eo);
   auto pairs = tasks::mine_bitext(x, y, opt.mine);
   TextOutput out(opt.output);
   for (const auto& p : pairs) {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/atomic_file.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::core {
@@ -102,6 +103,12 @@ std::string json_excerpt(const nlohmann::json& value) {
   std::string s = value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
   if (s.size() > 80) s = s.substr(0, 77) + "...";
   return s;
+}
+
+void write_jsonl_file(const std::string& path, const std::vector<nlohmann::json>& rows) {
+  std::string text;
+  for (const auto& r : rows) text += r.dump() + "\n";
+  write_file_atomic(path, text);
 }
 
 JsonFields::JsonFields(const nlohmann::json& object, std::string source)

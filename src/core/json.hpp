@@ -31,6 +31,10 @@ nlohmann::json read_json_file(const std::string& path, JsonLimits limits = {});
 // Short printable form of a JSON value for error messages (at most ~80 characters).
 std::string json_excerpt(const nlohmann::json& value);
 
+// Writes one JSON record per line (compact, "\n"-terminated) to `path`, atomically
+// (core/atomic_file.hpp): on error the previous file is untouched.
+void write_jsonl_file(const std::string& path, const std::vector<nlohmann::json>& rows);
+
 // Typed, validated access to the keys of one JSON object. `source` names the file.
 // A key holding null counts as absent (HF writes e.g. "classifier_dropout": null).
 class JsonFields {

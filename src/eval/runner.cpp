@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "core/atomic_file.hpp"
+#include "core/json.hpp"
 #include "core/progress.hpp"
 #include "eval/scoring.hpp"
 #include "metrics/cross_lingual.hpp"
@@ -96,9 +96,7 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
         if (!opt.save_predictions_dir.empty()) {
           fs::path dir = fs::path(opt.save_predictions_dir) / task.name;
           fs::create_directories(dir);
-          std::string text;
-          for (const auto& p : pred) text += p.dump() + "\n";
-          core::write_file_atomic((dir / (lf.language + ".jsonl")).string(), text);
+          core::write_jsonl_file((dir / (lf.language + ".jsonl")).string(), pred);
         }
       }
       if (pred.size() != gold.size()) {

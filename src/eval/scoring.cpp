@@ -22,7 +22,8 @@ namespace {
   throw InvalidArgument(fmt::format("{}:{}: {}", path, i + 1, what));
 }
 
-// The first of `keys` present in `row`.
+}  // namespace
+
 const nlohmann::json& field(const nlohmann::json& row, std::initializer_list<const char*> keys, const std::string& path,
                             std::size_t i) {
   for (const char* k : keys) {
@@ -38,6 +39,8 @@ std::string text_of(const nlohmann::json& v, const std::string& path, std::size_
   if (!v.is_string()) bad(path, i, fmt::format("{} must be a string", what));
   return v.get<std::string>();
 }
+
+namespace {
 
 double number_of(const nlohmann::json& v, const std::string& path, std::size_t i, const char* what) {
   if (!v.is_number()) bad(path, i, fmt::format("{} must be a number", what));

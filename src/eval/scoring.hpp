@@ -1,6 +1,7 @@
 // One task type's items and predictions -> metric values, through src/metrics/.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,13 @@ struct Scored {
 // the files for errors (field missing, wrong type: "<file>:<line>: ...").
 Scored score_metric(const TaskConfig& task, const std::string& metric, const std::vector<nlohmann::json>& gold,
                     const std::vector<nlohmann::json>& pred, const std::string& gold_path, const std::string& pred_path);
+
+// Record i of `path` (0-based; errors say line i + 1): the first of `keys` present and not
+// null, else InvalidArgument "<path>:<line>: missing field 'a' or 'b'".
+const nlohmann::json& field(const nlohmann::json& row, std::initializer_list<const char*> keys, const std::string& path,
+                            std::size_t i);
+// `v` as a string, else InvalidArgument "<path>:<line>: <what> must be a string".
+std::string text_of(const nlohmann::json& v, const std::string& path, std::size_t i, const char* what);
 
 // The prediction of item i reduced to a string, for cross-lingual consistency.
 std::string prediction_key(const TaskConfig& task, const nlohmann::json& pred);

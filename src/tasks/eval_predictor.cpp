@@ -4,9 +4,11 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
+#include "eval/scoring.hpp"
 #include "io/config.hpp"
 #include "tasks/sentence_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
@@ -17,24 +19,17 @@ namespace {
 
 using nlohmann::json;
 
-const json& field(const json& row, std::initializer_list<const char*> names, const eval::LanguageFile& file,
-                  std::size_t i) {
-  for (const char* n : names) {
-    if (row.contains(n)) return row[n];
-  }
-  throw InvalidArgument(fmt::format("{}:{}: no '{}' field", file.path, i + 1, *names.begin()));
+// The text in the first of `keys` present in gold record i (eval's record rules and errors).
+std::string text(const json& row, std::initializer_list<const char*> keys, const eval::LanguageFile& file, std::size_t i) {
+  return eval::text_of(eval::field(row, keys, file.path, i), file.path, i, *keys.begin());
 }
 
-std::string text(const json& v, const eval::LanguageFile& file, std::size_t i) {
-  if (!v.is_string()) throw InvalidArgument(fmt::format("{}:{}: expected a text (JSON string)", file.path, i + 1));
-  return v.get<std::string>();
-}
-
-std::vector<std::string> texts(const json& v, const eval::LanguageFile& file, std::size_t i) {
+// A text or a list of texts (retrieval candidates).
+std::vector<std::string> texts(const json& v, const eval::LanguageFile& file, std::size_t i, const char* what) {
   if (v.is_string()) return {v.get<std::string>()};
-  if (!v.is_array()) throw InvalidArgument(fmt::format("{}:{}: expected a text or a list of texts", file.path, i + 1));
+  if (!v.is_array()) throw InvalidArgument(fmt::format("{}:{}: {} must be a text or a list of texts", file.path, i + 1, what));
   std::vector<std::string> out;
-  for (const auto& x : v) out.push_back(text(x, file, i));
+  for (const auto& x : v) out.push_back(eval::text_of(x, file.path, i, what));
   return out;
 }
 
@@ -71,7 +66,8 @@ class ModelPredictor {
       if (classifier_dir()) {
         throw InvalidArgument(fmt::format("{}: a classifier, not a sentence encoder (embedding tasks need an encoder)", dir_));
       }
-      encoder_ = std::make_unique<SentenceEncoder>(SentenceEncoder::load(dir_, std::nullopt, false, opt_.load));
+      // normalize: cosine = dot product, whether or not the directory has a Normalize module
+      encoder_ = std::make_unique<SentenceEncoder>(SentenceEncoder::load(dir_, std::nullopt, true, opt_.load));
     }
     return *encoder_;
   }
@@ -91,18 +87,14 @@ class ModelPredictor {
   // Unit-length embeddings of `items` (N, D), through the cache.
   torch::Tensor embed(const std::vector<std::string>& items) {
     std::vector<std::string> missing;
-    std::unordered_map<std::string, bool> queued;
+    std::unordered_set<std::string> queued;
     for (const auto& t : items) {
-      if (!cache_.count(t) && !queued.count(t)) {
-        queued[t] = true;
-        missing.push_back(t);
-      }
+      if (!cache_.count(t) && queued.insert(t).second) missing.push_back(t);
     }
     if (!missing.empty()) {
       EncodeOptions eo;
       eo.batch_tokens = opt_.batch_tokens;
-      auto e = encoder().encode(missing, eo).to(torch::kCPU, torch::kFloat32);
-      e = e / e.norm(2, 1, true).clamp_min(1e-12);
+      auto e = encoder().encode(missing, eo);
       for (std::size_t i = 0; i < missing.size(); ++i) cache_[missing[i]] = e[static_cast<int64_t>(i)];
     }
     std::vector<torch::Tensor> rows;
@@ -114,8 +106,8 @@ class ModelPredictor {
   std::vector<json> bitext(const eval::LanguageFile& file, const std::vector<json>& gold) {
     std::vector<std::string> src, tgt;
     for (std::size_t i = 0; i < gold.size(); ++i) {
-      src.push_back(text(field(gold[i], {"source", "sentence1"}, file, i), file, i));
-      tgt.push_back(text(field(gold[i], {"target", "sentence2"}, file, i), file, i));
+      src.push_back(text(gold[i], {"source", "sentence1"}, file, i));
+      tgt.push_back(text(gold[i], {"target", "sentence2"}, file, i));
     }
     auto best = torch::matmul(embed(src), embed(tgt).t()).argmax(1).contiguous();
     std::vector<json> out;
@@ -126,8 +118,8 @@ class ModelPredictor {
   std::vector<json> sts(const eval::LanguageFile& file, const std::vector<json>& gold) {
     std::vector<std::string> a, b;
     for (std::size_t i = 0; i < gold.size(); ++i) {
-      a.push_back(text(field(gold[i], {"sentence1"}, file, i), file, i));
-      b.push_back(text(field(gold[i], {"sentence2"}, file, i), file, i));
+      a.push_back(text(gold[i], {"sentence1"}, file, i));
+      b.push_back(text(gold[i], {"sentence2"}, file, i));
     }
     auto cos = (embed(a) * embed(b)).sum(1).to(torch::kDouble).contiguous();
     std::vector<json> out;
@@ -139,10 +131,10 @@ class ModelPredictor {
     std::vector<json> out;
     const bool cross = classifier_dir();
     for (std::size_t i = 0; i < gold.size(); ++i) {
-      std::string q = text(field(gold[i], {"query"}, file, i), file, i);
-      std::vector<std::string> cands = texts(field(gold[i], {"positives", "positive"}, file, i), file, i);
+      std::string q = text(gold[i], {"query"}, file, i);
+      std::vector<std::string> cands = texts(eval::field(gold[i], {"positives", "positive"}, file.path, i), file, i, "positives");
       if (gold[i].contains("negatives")) {
-        auto neg = texts(gold[i]["negatives"], file, i);
+        auto neg = texts(gold[i]["negatives"], file, i, "negatives");
         cands.insert(cands.end(), neg.begin(), neg.end());
       }
       json scores = json::array();
@@ -166,10 +158,10 @@ class ModelPredictor {
     const bool pairs = task.type == eval::TaskType::kPairClassification;
     for (std::size_t i = 0; i < gold.size(); ++i) {
       if (pairs) {
-        a.push_back(text(field(gold[i], {"sentence1", "premise", "text"}, file, i), file, i));
-        b.push_back(text(field(gold[i], {"sentence2", "hypothesis", "text_pair"}, file, i), file, i));
+        a.push_back(text(gold[i], {"sentence1", "premise", "text"}, file, i));
+        b.push_back(text(gold[i], {"sentence2", "hypothesis", "text_pair"}, file, i));
       } else {
-        a.push_back(text(field(gold[i], {"text", "sentence"}, file, i), file, i));
+        a.push_back(text(gold[i], {"text", "sentence"}, file, i));
       }
     }
     const bool int_labels = !gold.empty() && gold[0].contains("label") && gold[0]["label"].is_number_integer();
