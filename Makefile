@@ -28,7 +28,8 @@ FUZZ_SMOKE_SECONDS ?= 25
 
 APT_PACKAGES := cmake ninja-build g++ ccache clang-14 libclang-rt-14-dev \
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev \
-  libutf8proc-dev libonig-dev libpng-dev chromium fonts-dejavu-core
+  libutf8proc-dev libonig-dev libpng-dev \
+  libfaiss-dev libopenblas0-pthread libsqlite3-dev chromium fonts-dejavu-core
 
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
@@ -78,7 +79,7 @@ fuzz-build: deps
 	@test -f $(FUZZ_BUILD)/build.ninja || cmake -S . -B $(FUZZ_BUILD) -G Ninja \
 	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
-	  -DXLING_WITH_TORCH=OFF -DXLING_BUILD_TESTS=OFF -DXLING_FUZZ=ON
+	  -DXLING_WITH_TORCH=OFF -DXLING_WITH_INDEX=OFF -DXLING_BUILD_TESTS=OFF -DXLING_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 # ------------------------------------------------------------------ entry points

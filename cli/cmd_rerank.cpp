@@ -11,6 +11,7 @@
 #include "io/model_location.hpp"
 #include "cli/text_input.hpp"
 #include "models/registry.hpp"
+#include "tasks/cross_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
 #include "xling/errors.hpp"
 
@@ -44,25 +45,19 @@ int run_rerank(const RerankOptions& opt) {
   }
   auto model = tasks::SequenceClassifier::load(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), models::parse_device(opt.device)));
   std::size_t truncated = 0;
-  auto logits = model.logits(queries, &passages, opt.batch_tokens, std::nullopt, &truncated);
-  // sentence-transformers' CrossEncoder: sigmoid for one output, else the last class' softmax.
-  torch::Tensor scores = logits.size(1) == 1 ? logits.select(1, 0) : torch::softmax(logits, 1).select(1, logits.size(1) - 1);
-  if (!opt.raw && logits.size(1) == 1) scores = torch::sigmoid(scores);
-  if (opt.raw && logits.size(1) != 1) scores = logits.select(1, logits.size(1) - 1);
-  torch::Tensor flat = scores.contiguous();
-  auto s = flat.accessor<float, 1>();
+  auto s = tasks::relevance_scores(model, queries, passages, opt.raw, opt.batch_tokens, &truncated);
   TextOutput out(opt.output);
   if (!opt.query.empty()) {
     std::vector<std::size_t> idx(passages.size());
     std::iota(idx.begin(), idx.end(), 0);
-    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return s[static_cast<int64_t>(a)] > s[static_cast<int64_t>(b)]; });
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return s[a] > s[b]; });
     std::size_t k = opt.top_k ? std::min(opt.top_k, idx.size()) : idx.size();
     for (std::size_t j = 0; j < k; ++j) {
-      out.stream() << nlohmann::json({{"rank", j + 1}, {"index", idx[j]}, {"score", s[static_cast<int64_t>(idx[j])]},
+      out.stream() << nlohmann::json({{"rank", j + 1}, {"index", idx[j]}, {"score", s[idx[j]]},
                                       {"text", passages[idx[j]]}}).dump() << "\n";
     }
   } else {
-    for (int64_t i = 0; i < scores.size(0); ++i) out.stream() << nlohmann::json({{"score", s[i]}}).dump() << "\n";
+    for (float v : s) out.stream() << nlohmann::json({{"score", v}}).dump() << "\n";
   }
   out.commit();
   if (truncated) std::cerr << fmt::format("xling rerank: {} of {} pairs truncated to the model's maximum length\n", truncated, queries.size());

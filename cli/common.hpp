@@ -41,6 +41,9 @@ void add_average_command(CLI::App& app, CommandList& commands);  // average + me
 void add_data_command(CLI::App& app, CommandList& commands);     // data catalogs (+ hidden data mo)
 void add_demo_command(CLI::App& app, CommandList& commands);
 void add_mine_command(CLI::App& app, CommandList& commands);
+void add_index_command(CLI::App& app, CommandList& commands);  // index build/add/info/merge
+void add_search_command(CLI::App& app, CommandList& commands);
+void add_select_examples_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   add_data_command(app, commands);
   add_demo_command(app, commands);
   add_mine_command(app, commands);
+  add_index_command(app, commands);
+  add_search_command(app, commands);
+  add_select_examples_command(app, commands);
 
   try {
     app.parse(argc, argv);

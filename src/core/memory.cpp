@@ -6,13 +6,22 @@
 
 namespace xling::core {
 
-uint64_t peak_rss_bytes() {
+namespace {
+
+// A "Key:   123 kB" line of /proc/self/status, in bytes.
+uint64_t status_kb(const char* key) {
   std::ifstream status("/proc/self/status");
   std::string line;
+  const std::string k = key;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmHWM:   123 kB"
+    if (line.rfind(k, 0) == 0) return std::stoull(line.substr(k.size())) * 1024;
   }
   return 0;
 }
+
+}  // namespace
+
+uint64_t peak_rss_bytes() { return status_kb("VmHWM:"); }
+uint64_t current_rss_bytes() { return status_kb("VmRSS:"); }
 
 }  // namespace xling::core

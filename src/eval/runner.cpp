@@ -14,6 +14,7 @@
 
 #include "core/json.hpp"
 #include "core/progress.hpp"
+#include "eval/mteb.hpp"
 #include "eval/scoring.hpp"
 #include "metrics/cross_lingual.hpp"
 #include "xling/errors.hpp"
@@ -79,7 +80,8 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
     std::vector<std::vector<std::string>> keys;  // per language, per item (consistency)
     for (const auto& lf : task.languages) {
       progress.set_label(fmt::format("eval {}/{}", task.name, lf.language));
-      auto gold = read_jsonl(lf.path, "data");
+      auto gold = task.type == TaskType::kRetrieval && is_mteb_retrieval_dir(lf.path) ? load_mteb_queries(lf.path)
+                                                                                     : read_jsonl(lf.path, "data");
       for (auto& row : gold) {
         for (const auto& [want, have] : task.fields) {
           if (row.contains(have)) row[want] = row[have];

@@ -163,6 +163,17 @@ Scored score_metric(const TaskConfig& task, const std::string& metric, const std
       auto [name, k] = split_at_k(metric);
       double sum = 0;
       for (std::size_t i = 0; i < n; ++i) {
+        if (gold[i].contains("qrels")) {  // corpus retrieval (MTEB layout, eval/mteb.hpp): a ranked list of ids
+          std::map<std::string, double> qrels;
+          for (const auto& [doc, r] : gold[i]["qrels"].items()) qrels[doc] = number_of(r, gp, i, "relevance");
+          const auto& ids = field(pred[i], {"ids"}, pp, i);
+          if (!ids.is_array()) bad(pp, i, "'ids' must be the ranked list of document ids");
+          std::vector<std::string> ranked;
+          for (const auto& id : ids) ranked.push_back(text_of(id, pp, i, "a document id"));
+          sum += metrics::ranked_list_metric(name, k == metrics::kAllDocuments ? static_cast<int64_t>(ranked.size()) + 1 : k,
+                                             ranked, qrels);
+          continue;
+        }
         std::vector<double> rel;
         if (gold[i].contains("relevance")) {
           for (const auto& r : gold[i]["relevance"]) rel.push_back(number_of(r, gp, i, "relevance"));

@@ -28,7 +28,7 @@ const std::vector<TypeInfo>& types() {
        {"accuracy", "f1_macro", "f1_micro", "f1_weighted", "precision_macro", "recall_macro", "mcc", "cohen_kappa"}},
       {TaskType::kTokenClassification, "token-classification",
        {"entity_f1", "entity_precision", "entity_recall", "entity_f1_strict"}},
-      {TaskType::kRetrieval, "retrieval", {"ndcg@10", "mrr@10", "recall@10", "map@10", "precision@5"}},
+      {TaskType::kRetrieval, "retrieval", {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@10", "precision@5"}},
       {TaskType::kReranking, "reranking", {"map@10", "mrr@10", "ndcg@10"}},
       {TaskType::kBitextMining, "bitext-mining", {"accuracy", "f1"}},
       {TaskType::kSts, "sts", {"spearman", "pearson", "kendall"}},

@@ -225,6 +225,49 @@ double trec_ndcg_cut(std::span<const double> scores, std::span<const double> rel
   return idcg == 0.0 ? 0.0 : dcg / idcg;
 }
 
+double ranked_list_metric(const std::string& name, int64_t k, std::span<const std::string> ranked,
+                          const std::map<std::string, double>& qrels) {
+  if (k <= 0) throw InvalidArgument(fmt::format("ranked_list_metric: k must be positive, got {}", k));
+  std::size_t relevant = 0;
+  std::vector<double> ideal;
+  for (const auto& [id, rel] : qrels) {
+    if (!(rel >= 0) || !std::isfinite(rel)) throw InvalidArgument(fmt::format("relevance of '{}' must be >= 0, got {}", id, rel));
+    relevant += rel > 0;
+    ideal.push_back(rel);
+  }
+  auto rel_of = [&](const std::string& id) {
+    auto it = qrels.find(id);
+    return it == qrels.end() ? 0.0 : it->second;
+  };
+  const std::size_t cut = std::min(static_cast<std::size_t>(k), ranked.size());
+  if (name == "ndcg") {
+    double dcg = 0;
+    for (std::size_t r = 0; r < cut; ++r) dcg += rel_of(ranked[r]) * discount(r);
+    std::sort(ideal.begin(), ideal.end(), std::greater<>());
+    double idcg = 0;
+    for (std::size_t r = 0; r < std::min(static_cast<std::size_t>(k), ideal.size()); ++r) idcg += ideal[r] * discount(r);
+    return idcg == 0 ? 0.0 : dcg / idcg;
+  }
+  if (name == "mrr") {
+    for (std::size_t r = 0; r < cut; ++r) {
+      if (rel_of(ranked[r]) > 0) return 1.0 / static_cast<double>(r + 1);
+    }
+    return 0.0;
+  }
+  std::size_t hits = 0;
+  double ap = 0;
+  for (std::size_t r = 0; r < cut; ++r) {
+    if (rel_of(ranked[r]) > 0) {
+      ++hits;
+      ap += static_cast<double>(hits) / static_cast<double>(r + 1);
+    }
+  }
+  if (name == "recall") return relevant ? static_cast<double>(hits) / static_cast<double>(relevant) : 0.0;
+  if (name == "map") return relevant ? ap / static_cast<double>(relevant) : 0.0;
+  if (name == "precision") return static_cast<double>(hits) / static_cast<double>(k);
+  throw InvalidArgument(fmt::format("ranked_list_metric: unknown metric '{}' (ndcg, mrr, recall, map, precision)", name));
+}
+
 double mean_over_queries(std::span<const RetrievalQuery> queries, const QueryMetric& metric,
                          EmptyTargetAction empty_target_action) {
   double sum = 0.0;

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -60,6 +61,18 @@ double trec_map_cut(std::span<const double> scores, std::span<const double> rele
                     std::span<const std::string> doc_ids = {});
 double trec_ndcg_cut(std::span<const double> scores, std::span<const double> relevance, int64_t k,
                      std::span<const std::string> doc_ids = {});
+
+// A ranked result list (document ids, best first) judged by qrels (document id -> relevance,
+// unjudged = 0), as MTEB scores corpus retrieval through pytrec_eval:
+//   ndcg@k    trec ndcg_cut: DCG of the list's top k (gain = relevance, discount 1/log2(rank+1))
+//             over the ideal DCG of all judged documents cut at k
+//   mrr@k     1 / rank of the first relevant (relevance > 0) document in the top k, else 0
+//   recall@k  relevant documents in the top k / relevant judged documents (0 when none)
+//   map@k     trec map_cut: sum of precision@rank at relevant ranks in the top k / relevant judged
+//   precision@k  relevant documents in the top k / k
+// InvalidArgument for another name, k <= 0 or a negative relevance.
+double ranked_list_metric(const std::string& name, int64_t k, std::span<const std::string> ranked,
+                          const std::map<std::string, double>& qrels);
 
 struct RetrievalQuery {
   std::vector<double> scores;

@@ -1,6 +1,9 @@
 // Model-backed eval predictions (see eval_predictor.hpp).
 #include "tasks/eval_predictor.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -8,7 +11,11 @@
 
 #include <fmt/format.h>
 
+#include "eval/mteb.hpp"
 #include "eval/scoring.hpp"
+#include "index/corpus_index.hpp"
+#include "tasks/corpus_indexer.hpp"
+#include "tasks/cross_encoder.hpp"
 #include "io/config.hpp"
 #include "tasks/sentence_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
@@ -51,6 +58,8 @@ class ModelPredictor {
       case TaskType::kBitextMining: return bitext(file, gold);
       case TaskType::kSts: return sts(file, gold);
       case TaskType::kRetrieval:
+        if (!gold.empty() && gold[0].contains("qrels")) return corpus_retrieval(task, file, gold);
+        return ranking(file, gold);
       case TaskType::kReranking: return ranking(file, gold);
       case TaskType::kClassification:
       case TaskType::kPairClassification: return classify(task, file, gold);
@@ -140,15 +149,67 @@ class ModelPredictor {
       json scores = json::array();
       if (cross) {
         std::vector<std::string> qs(cands.size(), q);
-        auto logits = classifier().logits(qs, &cands, opt_.batch_tokens, std::nullopt, nullptr).to(torch::kFloat32);
-        auto s = (logits.size(1) == 1 ? torch::sigmoid(logits.select(1, 0)) : logits.softmax(1).select(1, logits.size(1) - 1))
-                     .to(torch::kDouble).contiguous();
-        for (int64_t k = 0; k < s.size(0); ++k) scores.push_back(s[k].item<double>());
+        for (float v : relevance_scores(classifier(), qs, cands, /*raw=*/false, opt_.batch_tokens)) scores.push_back(static_cast<double>(v));
       } else {
         auto s = torch::matmul(embed(cands), embed({q})[0]).to(torch::kDouble).contiguous();
         for (int64_t k = 0; k < s.size(0); ++k) scores.push_back(s[k].item<double>());
       }
       out.push_back({{"scores", scores}});
+    }
+    return out;
+  }
+
+  // MTEB-layout retrieval (eval/mteb.hpp): the folder's corpus.jsonl is embedded into a
+  // temporary exact index (the same code path as `xling index build`, with the model's
+  // document prompt) and each query's top documents are returned as a ranked list.
+  std::vector<json> corpus_retrieval(const eval::TaskConfig& task, const eval::LanguageFile& file, const std::vector<json>& gold) {
+    if (classifier_dir()) {
+      throw InvalidArgument(fmt::format("task '{}': corpus retrieval ({}) needs a sentence encoder, {} is a cross-encoder",
+                                        task.name, file.path, dir_));
+    }
+    int64_t depth = 10;
+    for (const auto& m : task.metrics) {
+      auto at = m.find('@');
+      if (at != std::string::npos) depth = std::max<int64_t>(depth, std::stoll(m.substr(at + 1)));
+    }
+    const auto& enc = encoder();
+    namespace fs = std::filesystem;
+    auto tmp = fs::temp_directory_path() / fmt::format("xling-eval-corpus-{}-{}", ::getpid(), ++corpus_runs_);
+    struct Cleanup {
+      fs::path p;
+      ~Cleanup() {
+        std::error_code ec;
+        fs::remove_all(p, ec);
+      }
+    } cleanup{tmp};
+    fs::create_directories(tmp);
+    auto settings = index_settings_for(dir_, enc, nullptr, nullptr);
+    index::IndexBuilder builder((tmp / "idx").string(), settings, false);
+    index::CorpusFormat format;
+    format.title_field = "title";
+    index::CorpusReader reader(eval::mteb_corpus_path(file.path), format);
+    IndexingOptions io;
+    io.encode.batch_tokens = opt_.batch_tokens;
+    io.encode.prompt = settings.doc_prompt;
+    io.progress = false;
+    index_corpus(builder, enc, reader, io);
+    builder.finish(index::IndexKind::kFlat);
+    auto idx = index::CorpusIndex::open((tmp / "idx").string());
+    std::vector<std::string> queries;
+    for (std::size_t i = 0; i < gold.size(); ++i) queries.push_back(text(gold[i], {"query"}, file, i));
+    EncodeOptions eo;
+    eo.batch_tokens = opt_.batch_tokens;
+    eo.prompt = settings.query_prompt;
+    auto qv = to_float_rows(enc.encode(queries, eo));
+    auto hits = idx.search(qv.data(), static_cast<int64_t>(queries.size()), depth);
+    std::vector<json> out;
+    for (const auto& h : hits) {
+      json ids = json::array(), scores = json::array();
+      for (const auto& x : h) {
+        ids.push_back(x.doc.id);
+        scores.push_back(x.score);
+      }
+      out.push_back({{"ids", ids}, {"scores", scores}});
     }
     return out;
   }
@@ -181,6 +242,7 @@ class ModelPredictor {
   std::unique_ptr<SequenceClassifier> classifier_;
   std::optional<bool> is_classifier_;
   std::unordered_map<std::string, torch::Tensor> cache_;
+  int corpus_runs_ = 0;
 };
 
 }  // namespace

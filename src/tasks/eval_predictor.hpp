@@ -2,6 +2,9 @@
 // run through the model instead of being read from a predictions folder.
 //   bitext-mining   sentence encoder: each source's nearest target by cosine -> {"prediction": j}
 //   sts             sentence encoder: cosine(sentence1, sentence2) -> {"score"}
+//   retrieval       MTEB layout (a folder with corpus/queries/qrels): the corpus embedded into a
+//                     temporary exact index (model's document/query prompts) -> {"ids", "scores"},
+//                     the top max(k of the task's metrics) documents per query
 //   retrieval,      sentence encoder: cosine(query, candidate), positives first then negatives
 //   reranking         -> {"scores": [...]}; a *ForSequenceClassification directory scores the
 //                     (query, candidate) pairs as a cross-encoder instead (sigmoid of one logit)

@@ -27,10 +27,7 @@ namespace {
 using Result = xling::testing::CommandResult;
 
 Result run(const std::vector<std::string>& args, const std::string& stdin_file = "/dev/null") {
-  using xling::testing::shell_quote;
-  std::string cmd = shell_quote(XLING_BIN);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  return xling::testing::run_shell(cmd + " <" + shell_quote(stdin_file));
+  return xling::testing::run_command(XLING_BIN, args, stdin_file);
 }
 
 const std::string kFixtures = XLING_FIXTURES;
@@ -592,7 +589,8 @@ TEST(Cli, EvalRunsTheModelOnBitextBothDirections) {
 
 TEST(Cli, MineRecoversShuffledHeldOutBitext) {
   // Held-out catalog bitext (xling-mini never trained on it), the target side shuffled: the
-  // mined pairs must find the gold partner for most lines. Measured 92.9 (de) to 95.6 (fr) %.
+  // mined pairs must find the gold partner for most lines. Measured 92.9 (de) to 95.6 (fr) %;
+  // the 95 % holds for French, the other languages must stay >= 90 %.
   const std::string test_dir = std::string(XLING_SOURCE_DIR) + "/models/xling-mini/eval/test/";
   xling::testing::ScratchDir dir;
   for (const char* lang : {"de", "fr", "ru", "ja"}) {
@@ -633,7 +631,8 @@ TEST(Cli, MineRecoversShuffledHeldOutBitext) {
       right += perm[t] == s;
       ++n;
     }
-    EXPECT_GE(static_cast<double>(right) / static_cast<double>(rows.size()), 0.90) << lang << ": " << right << " of " << rows.size();
+    const double need = std::string(lang) == "fr" ? 0.95 : 0.90;
+    EXPECT_GE(static_cast<double>(right) / static_cast<double>(rows.size()), need) << lang << ": " << right << " of " << rows.size();
   }
 }
 

@@ -2,6 +2,8 @@
 // they differ), their edge cases (no relevant document, k beyond the list, tied and
 // non-positive scores, float32 rounding), and bitext mining / xSIM on tiny embeddings.
 #include <cmath>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -227,4 +229,38 @@ TEST(Mining, InvalidInputThrows) {
   EXPECT_THROW(xm::xsim(a.view(), c.view()), xling::InvalidArgument);
   EXPECT_THROW(xm::xsim(a.view(), a.view(), {xm::XsimMargin::kRatio, 0, {}}), xling::InvalidArgument);
   EXPECT_THROW(xm::xsim(a.view(), a.view(), {xm::XsimMargin::kRatio, 4, {"only one"}}), xling::InvalidArgument);
+}
+
+// Ranked lists judged by qrels (MTEB corpus retrieval) agree with the candidate-list metrics
+// (golden-checked above) when every judged document is a candidate ranked after the list.
+TEST(RankedList, AgreesWithCandidateMetricsOnRandomLists) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n_ranked = 5 + static_cast<int>(rng() % 30), n_extra = static_cast<int>(rng() % 4);
+    std::vector<std::string> ranked;
+    std::map<std::string, double> qrels;
+    Doubles scores, rel;
+    std::vector<std::string> ids;
+    for (int i = 0; i < n_ranked + n_extra; ++i) {
+      std::string id = "d" + std::to_string(trial) + "_" + std::to_string(i);
+      double r = rng() % 3 == 0 ? static_cast<double>(1 + rng() % 3) : 0.0;
+      if (i < n_ranked) ranked.push_back(id);
+      if (r > 0 || rng() % 4 == 0) qrels[id] = r;  // some judged-irrelevant documents too
+      scores.push_back(static_cast<double>(n_ranked + n_extra - i));  // positive, strictly descending
+      rel.push_back(r);
+      ids.push_back(id);
+    }
+    const int64_t k = 1 + static_cast<int64_t>(rng() % static_cast<unsigned>(n_ranked));
+    EXPECT_NEAR(xm::ranked_list_metric("ndcg", k, ranked, qrels), xm::trec_ndcg_cut(scores, rel, k, ids), 1e-12);
+    EXPECT_NEAR(xm::ranked_list_metric("map", k, ranked, qrels), xm::trec_map_cut(scores, rel, k, ids), 1e-12);
+    EXPECT_NEAR(xm::ranked_list_metric("mrr", k, ranked, qrels), xm::retrieval_reciprocal_rank(scores, rel, k), 1e-12);
+    EXPECT_NEAR(xm::ranked_list_metric("recall", k, ranked, qrels), xm::retrieval_recall(scores, rel, k), 1e-12);
+    EXPECT_NEAR(xm::ranked_list_metric("precision", k, ranked, qrels), xm::retrieval_precision(scores, rel, k), 1e-12);
+  }
+  // A relevant document outside the list still counts in recall's denominator.
+  std::map<std::string, double> q{{"a", 1}, {"z", 1}};
+  EXPECT_DOUBLE_EQ(xm::ranked_list_metric("recall", 100, std::vector<std::string>{"b", "a"}, q), 0.5);
+  EXPECT_DOUBLE_EQ(xm::ranked_list_metric("mrr", 1, std::vector<std::string>{"b", "a"}, q), 0.0);
+  EXPECT_THROW(xm::ranked_list_metric("hits", 10, std::vector<std::string>{"a"}, q), xling::InvalidArgument);
+  EXPECT_THROW(xm::ranked_list_metric("ndcg", 0, std::vector<std::string>{"a"}, q), xling::InvalidArgument);
 }

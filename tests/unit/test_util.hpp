@@ -10,6 +10,7 @@
 #include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -99,6 +100,14 @@ inline CommandResult run_shell(const std::string& command_line) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.err = read_bytes(err_path);
   return r;
+}
+
+// Runs `bin args...` with stdin from a file, capturing stdout, stderr and the exit code.
+inline CommandResult run_command(const std::string& bin, const std::vector<std::string>& args,
+                                 const std::string& stdin_file = "/dev/null") {
+  std::string cmd = shell_quote(bin);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  return run_shell(cmd + " <" + shell_quote(stdin_file));
 }
 
 }  // namespace xling::testing
