@@ -3,8 +3,10 @@
 // unrealistic worst case for approximate search: real embeddings lie near a manifold of topics).
 // Also the document store: SQLite lookups of the top-10 documents of a query.
 //
+//   build/bench/bench_index --index IDX --query-index QIDX   (real embeddings: bench/index_realtext.sh)
 //   build/bench/bench_index [--n 1000000] [--dim 384] [--clusters 2000] [--noise 0.7]
-//                           [--queries 1000] [--json bench/results/index_cpu.json]
+//                           [--queries 1000] [--hnsw-m 32] [--ef-construction E] [--ivfpq 0|1]
+//                           [--json bench/results/index_cpu.json]
 //
 // Data: `clusters` random unit centres; each vector = centre + Gaussian noise of total norm
 // ~`noise`, normalised. Queries are fresh points from the same centres. Threads: all cores
@@ -89,6 +91,9 @@ int main(int argc, char** argv) {
   int dim = 384, clusters = 2000;
   float noise = 0.7f;
   std::string json_out;
+  BuildParams hp;  // hnsw build settings (default: the index's defaults)
+  bool ivfpq = true;
+  std::string real_index, real_queries;  // real embeddings: vectors of two `xling index build` outputs
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--n") n = std::stoll(v);
@@ -97,22 +102,44 @@ int main(int argc, char** argv) {
     else if (k == "--noise") noise = std::stof(v);
     else if (k == "--queries") nq = std::stoll(v);
     else if (k == "--json") json_out = v;
+    else if (k == "--hnsw-m") hp.hnsw_m = std::stoi(v);
+    else if (k == "--ef-construction") hp.ef_construction = std::stoi(v);
+    else if (k == "--ivfpq") ivfpq = v != "0";
+    else if (k == "--index") real_index = v;
+    else if (k == "--query-index") real_queries = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
     }
   }
-  std::cerr << fmt::format("bench_index: {} x {} clustered vectors ({} clusters, noise {}), {} queries, {} threads\n", n, dim,
-                           clusters, noise, nq, omp_get_max_threads());
-  std::mt19937 rng(42);
-  std::normal_distribution<float> g;
-  std::vector<float> centres(static_cast<std::size_t>(clusters) * static_cast<std::size_t>(dim));
-  for (auto& c : centres) c = g(rng);
-  normalize_rows(centres.data(), clusters, dim);
+  std::vector<float> x, q;
   double t0 = now_s();
-  auto x = clustered(n, dim, centres, clusters, noise, 1);
-  auto q = clustered(nq, dim, centres, clusters, noise, 2);
-  std::cerr << fmt::format("  data generated in {:.1f} s ({:.0f} MB)\n", now_s() - t0, static_cast<double>(x.size()) * 4 / 1e6);
+  if (!real_index.empty()) {
+    if (real_queries.empty()) {
+      std::cerr << "--index needs --query-index\n";
+      return 2;
+    }
+    auto ci = CorpusIndex::open(real_index);
+    auto cq = CorpusIndex::open(real_queries);
+    n = ci.info().count;
+    nq = cq.info().count;
+    dim = ci.info().dim;
+    x = ci.vectors().vectors(0, n);
+    q = cq.vectors().vectors(0, nq);
+    std::cerr << fmt::format("bench_index: real embeddings {} x {} ({}, model {}), {} queries ({}), {} threads\n", n, dim,
+                             real_index, ci.info().model, nq, real_queries, omp_get_max_threads());
+  } else {
+    std::cerr << fmt::format("bench_index: {} x {} clustered vectors ({} clusters, noise {}), {} queries, {} threads\n", n,
+                             dim, clusters, noise, nq, omp_get_max_threads());
+    std::mt19937 rng(42);
+    std::normal_distribution<float> g;
+    std::vector<float> centres(static_cast<std::size_t>(clusters) * static_cast<std::size_t>(dim));
+    for (auto& c : centres) c = g(rng);
+    normalize_rows(centres.data(), clusters, dim);
+    x = clustered(n, dim, centres, clusters, noise, 1);
+    q = clustered(nq, dim, centres, clusters, noise, 2);
+    std::cerr << fmt::format("  data generated in {:.1f} s ({:.0f} MB)\n", now_s() - t0, static_cast<double>(x.size()) * 4 / 1e6);
+  }
 
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   auto report = [&](const std::string& kind, const std::string& params, double build_s, double mem_mb, double qps,
@@ -136,7 +163,7 @@ int main(int argc, char** argv) {
 
   // HNSW at the default build settings; query beam sweep.
   {
-    BuildParams bp;
+    const BuildParams& bp = hp;
     rss0 = static_cast<double>(xling::core::current_rss_bytes());
     t0 = now_s();
     auto h = VectorIndex::build(IndexKind::kHnsw, x.data(), n, dim, bp);
@@ -152,7 +179,7 @@ int main(int argc, char** argv) {
     }
   }
   // IVF-PQ at the defaults; nprobe sweep.
-  if (n >= 100000) {
+  if (ivfpq && n >= 100000) {
     BuildParams bp;
     rss0 = static_cast<double>(xling::core::current_rss_bytes());
     t0 = now_s();
@@ -209,7 +236,8 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
   }
   if (!json_out.empty()) {
-    nlohmann::ordered_json j = {{"n", n}, {"dim", dim}, {"clusters", clusters}, {"noise", noise}, {"queries", nq},
+    nlohmann::ordered_json j = {{"data", real_index.empty() ? "clustered" : real_index}, {"n", n}, {"dim", dim},
+                                {"clusters", clusters}, {"noise", noise}, {"queries", nq},
                                 {"threads", omp_get_max_threads()}, {"rows", rows}, {"sqlite_top10_lookup_us", lookup_us}};
     std::ofstream(json_out) << j.dump(2) << "\n";
   }

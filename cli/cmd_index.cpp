@@ -137,12 +137,23 @@ int run_add(const IndexCliOptions& o) {
 
 int run_merge(const IndexCliOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
-  auto info = index::merge_indexes(o.shards, o.output, o.overwrite);
+  std::optional<index::IndexKind> kind;
+  if (o.type != "auto") kind = index::parse_index_kind(o.type);
+  auto info = index::merge_indexes(o.shards, o.output, o.overwrite, kind, o.params);
   if (!o.quiet) {
-    std::cerr << fmt::format("xling index merge: {} shards -> {} ({} documents, {}; {:.1f} s)\n", o.shards.size(), info.dir,
-                             info.count, info.describe, seconds_since(t0));
+    std::cerr << fmt::format("xling index {}: {} -> {} ({} documents, {}; {:.1f} s)\n", o.shards.size() == 1 ? "convert" : "merge",
+                             fmt::join(o.shards, " + "), info.dir, info.count, info.describe, seconds_since(t0));
   }
   return kExitOk;
+}
+
+void add_type_options(CLI::App* sub, IndexCliOptions& o) {
+  sub->add_option("--hnsw-m", o.params.hnsw_m, "hnsw: graph degree")->capture_default_str();
+  sub->add_option("--ef-construction", o.params.ef_construction, "hnsw: build beam width")->capture_default_str();
+  sub->add_option("--ef-search", o.params.ef_search, "hnsw: default query beam width (stored)")->capture_default_str();
+  sub->add_option("--nlist", o.params.ivf_nlist, "ivfpq: inverted lists (0 = sqrt(N))")->capture_default_str();
+  sub->add_option("--pq-m", o.params.pq_m, "ivfpq: sub-quantisers (code bytes per vector), must divide the dimension (0 = dim / 2)")->capture_default_str();
+  sub->add_option("--nprobe", o.params.nprobe, "ivfpq: default lists probed per query (stored)")->capture_default_str();
 }
 
 void add_corpus_options(CLI::App* sub, IndexCliOptions& o) {
@@ -184,12 +195,7 @@ void add_index_command(CLI::App& app, CommandList& commands) {
   build->add_option("--query-prompt", b->query_prompt, "Default prompt for queries, stored in the index (default: the model's 'query' prompt)")
       ->each([b](const std::string&) { b->query_prompt_set = true; });
   build->add_option("--pooling", b->pooling, "Pooling for a plain HF encoder directory (cls, mean, ...); stored in the index");
-  build->add_option("--hnsw-m", b->params.hnsw_m, "hnsw: graph degree")->capture_default_str();
-  build->add_option("--ef-construction", b->params.ef_construction, "hnsw: build beam width")->capture_default_str();
-  build->add_option("--ef-search", b->params.ef_search, "hnsw: default query beam width (stored)")->capture_default_str();
-  build->add_option("--nlist", b->params.ivf_nlist, "ivfpq: inverted lists (0 = 4 * sqrt(N))")->capture_default_str();
-  build->add_option("--pq-m", b->params.pq_m, "ivfpq: sub-quantisers, must divide the dimension (0 = dim / 4)")->capture_default_str();
-  build->add_option("--nprobe", b->params.nprobe, "ivfpq: default lists probed per query (stored)")->capture_default_str();
+  add_type_options(build, *b);
   build->add_option("--template", b->template_index,
                     "Build a shard like this index: its model, prompts, type and trained ivfpq quantisers (then "
                     "`xling index merge` joins the shards)");
@@ -224,9 +230,25 @@ void add_index_command(CLI::App& app, CommandList& commands) {
       "shards must share trained quantisers (docs/index.md).");
   merge->add_option("shards", m->shards, "Shard index directories")->required()->expected(1, -1);
   merge->add_option("--output,-o", m->output, "Merged index directory")->required();
+  merge->add_option("--type", m->type, "Rebuild the merged vectors as flat, hnsw or ivfpq (auto: keep the shards' type)")
+      ->capture_default_str();
+  add_type_options(merge, *m);
   merge->add_flag("--overwrite", m->overwrite, "Replace an existing index at --output");
   merge->add_flag("--quiet,-q", m->quiet, "No summary");
   commands.push_back({merge, [m]() { return run_merge(*m); }});
+
+  auto c = std::make_shared<IndexCliOptions>();
+  CLI::App* convert = index->add_subcommand(
+      "convert",
+      "Rebuild an index as another type (e.g. flat -> hnsw when it has grown) without re-embedding; documents, "
+      "settings and model are kept. From ivfpq the decoded (approximate) vectors are what is left.");
+  convert->add_option("index", c->shards, "Index directory")->required()->expected(1);
+  convert->add_option("--output,-o", c->output, "New index directory")->required();
+  convert->add_option("--type", c->type, "flat, hnsw or ivfpq")->required();
+  add_type_options(convert, *c);
+  convert->add_flag("--overwrite", c->overwrite, "Replace an existing index at --output");
+  convert->add_flag("--quiet,-q", c->quiet, "No summary");
+  commands.push_back({convert, [c]() { return run_merge(*c); }});
 }
 
 }  // namespace xling::cli

@@ -342,7 +342,8 @@ IndexInfo IndexAppender::commit() {
 
 // ------------------------------------------------------------------ merging
 
-IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite) {
+IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite,
+                        std::optional<IndexKind> kind, const BuildParams& params) {
   if (shards.empty()) throw InvalidArgument("index merge: no shards given");
   std::vector<CorpusIndex> parts;
   for (const auto& s : shards) parts.push_back(CorpusIndex::open(s));
@@ -362,7 +363,9 @@ IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::strin
   }
   IndexSettings settings = first;
   IndexBuilder builder(out, settings, overwrite);
-  builder.start_from(parts.front().vectors().empty_like());
+  const IndexKind target = kind.value_or(first.kind);
+  const bool rebuild = target != first.kind;  // collect flat, convert in finish()
+  if (!rebuild) builder.start_from(parts.front().vectors().empty_like());
   for (auto& part : parts) {
     std::map<int64_t, int64_t> input_map;
     auto inputs = part.docs().inputs();
@@ -384,10 +387,17 @@ IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::strin
       }
       builder.docs_.release("merge");
     }
-    VectorIndex v = VectorIndex::load((fs::path(part.info().dir) / vectors_file(part.info().generation)).string());
-    builder.vectors_.merge(v);
+    if (rebuild) {
+      for (int64_t s = 0; s < part.info().count; s += chunk) {
+        auto v = part.vectors().vectors(s, std::min(chunk, part.info().count - s));
+        builder.vectors_.add(v.data(), static_cast<int64_t>(v.size() / static_cast<std::size_t>(first.dim)));
+      }
+    } else {
+      VectorIndex v = VectorIndex::load((fs::path(part.info().dir) / vectors_file(part.info().generation)).string());
+      builder.vectors_.merge(v);
+    }
   }
-  return builder.finish(first.kind);
+  return builder.finish(target, params);
 }
 
 }  // namespace xling::index

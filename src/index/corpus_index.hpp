@@ -90,7 +90,8 @@ class IndexWriterBase {
 };
 
 class IndexBuilder;
-IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite);
+IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite,
+                        std::optional<IndexKind> kind, const BuildParams& params);
 
 class IndexBuilder : public IndexWriterBase {
  public:
@@ -105,7 +106,8 @@ class IndexBuilder : public IndexWriterBase {
   IndexInfo finish(std::optional<IndexKind> kind, const BuildParams& params = {});
 
  private:
-  friend IndexInfo merge_indexes(const std::vector<std::string>&, const std::string&, bool);
+  friend IndexInfo merge_indexes(const std::vector<std::string>&, const std::string&, bool, std::optional<IndexKind>,
+                                 const BuildParams&);
   std::string dir_, partial_;
   bool overwrite_ = false, finished_ = false;
 };
@@ -127,8 +129,11 @@ class IndexAppender : public IndexWriterBase {
 // Merges shard indexes (same model fingerprint, dim and kind; ids unique across shards) into
 // a new index at `out`, shard order kept. Flat and ivfpq shards merge with FAISS's merge_from
 // (ivfpq shards must share trained quantisers: build them with --template); hnsw shards are
-// re-inserted into the first shard's graph.
-IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite);
+// re-inserted into the first shard's graph. `kind` (when it differs from the shards') rebuilds
+// the vectors as that kind with `params` instead: one shard + another kind = a type conversion
+// without re-embedding (from ivfpq, the decoded approximations are what is left).
+IndexInfo merge_indexes(const std::vector<std::string>& shards, const std::string& out, bool overwrite,
+                        std::optional<IndexKind> kind = std::nullopt, const BuildParams& params = {});
 
 // Test hook for crash safety: when the environment variable XLING_INDEX_KILL_AT names `point`,
 // the process kills itself (SIGKILL) there. Points: "append-before-commit", "append-after-commit".

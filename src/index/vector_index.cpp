@@ -51,8 +51,18 @@ IndexKind kind_of(const faiss::Index* idx) {
   throw IoError("index file holds a FAISS index type xling does not use (expected IndexFlatIP, IndexHNSWFlat or IndexIVFPQ)");
 }
 
+// dim / 2 sub-quantisers (2 dimensions per code byte) when that divides dim, else the largest
+// divisor below it: 8x smaller than floats; dim / 4 halves that again at a large recall cost
+// on clustered data (bench/results/index_cpu.md).
+int default_pq_m(int dim) {
+  for (int m = std::max(1, dim / 2); m > 1; --m) {
+    if (dim % m == 0) return m;
+  }
+  return 1;
+}
+
 int auto_nlist(int64_t n) {
-  int nlist = static_cast<int>(4 * std::sqrt(static_cast<double>(n)));
+  int nlist = static_cast<int>(std::sqrt(static_cast<double>(n)));
   nlist = static_cast<int>(std::min<int64_t>(nlist, n / 39));
   return std::max(1, nlist);
 }
@@ -114,23 +124,24 @@ VectorIndex VectorIndex::build(IndexKind kind, const float* x, int64_t n, int di
       return idx;
     }
     case IndexKind::kIvfPq: {
-      int pq_m = p.pq_m > 0 ? p.pq_m : std::max(1, dim / 4);
+      int pq_m = p.pq_m > 0 ? p.pq_m : default_pq_m(dim);
       if (dim % pq_m != 0) {
         throw InvalidArgument(fmt::format("ivfpq: the number of sub-quantisers ({}) must divide the dimension ({})", pq_m, dim));
       }
       int nlist = p.ivf_nlist > 0 ? p.ivf_nlist : auto_nlist(n);
-      // FAISS needs >= 39 training points per centroid for k-means and 256 (2^8) for each PQ codebook.
-      if (n < std::max<int64_t>(256, 39LL * nlist)) {
+      // FAISS's k-means wants >= 39 training points per centroid: nlist coarse centroids and
+      // 256 (2^8) per PQ codebook.
+      const int64_t need = 39LL * std::max(nlist, 256);
+      if (n < need) {
         throw InvalidArgument(fmt::format(
-            "ivfpq needs at least max(256, 39 * nlist) = {} vectors to train, the corpus has {} (use flat or hnsw)",
-            std::max<int64_t>(256, 39LL * nlist), n));
+            "ivfpq needs at least 39 * max(nlist, 256) = {} vectors to train, the corpus has {} (use flat or hnsw)", need, n));
       }
       auto quantizer = std::make_unique<faiss::IndexFlatIP>(dim);
       auto ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), dim, nlist, pq_m, 8, faiss::METRIC_INNER_PRODUCT);
       quantizer.release();
       ivf->own_fields = true;
       ivf->nprobe = static_cast<size_t>(std::max(1, p.nprobe));
-      int64_t train_n = p.train_size > 0 ? std::min(p.train_size, n) : std::min<int64_t>(n, 256LL * nlist);
+      int64_t train_n = p.train_size > 0 ? std::min(p.train_size, n) : std::min<int64_t>(n, std::max<int64_t>(64LL * nlist, need));
       std::vector<float> sample;
       const float* train = x;
       if (train_n < n) {  // an evenly spread, seeded sample (the corpus order may be sorted by topic)

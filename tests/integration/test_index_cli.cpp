@@ -182,12 +182,19 @@ TEST(IndexCli, AddThenShardedBuildAndMergeEqualOneBuild) {
   EXPECT_EQ(info_json(dir.file("grown"))["generation"], 2);
   EXPECT_FALSE(fs::exists(dir.file("grown/vectors.1.faiss")));
   EXPECT_EQ(info_json(dir.file("merged"))["inputs"].size(), 2u);
+  // Converting the whole index to hnsw keeps documents and settings, without re-embedding.
+  auto conv = run({"index", "convert", dir.file("whole"), "--type", "hnsw", "--output", dir.file("converted")});
+  ASSERT_EQ(conv.code, 0) << conv.err;
+  auto ci = info_json(dir.file("converted"));
+  EXPECT_EQ(ci["type"], "hnsw");
+  EXPECT_EQ(ci["documents"], rows.size());
+  EXPECT_EQ(ci["model_fingerprint"], info_json(dir.file("whole"))["model_fingerprint"]);
 
   std::string q;
   for (std::size_t i = 0; i < rows.size(); i += 11) q += rows[i].en + "\n";
   xling::testing::write_bytes(dir.file("q.txt"), q);
   auto whole = jsonl(run({"search", "--index", dir.file("whole"), "--queries", dir.file("q.txt"), "-k", "3"}).out);
-  for (const char* other : {"merged", "grown"}) {
+  for (const char* other : {"merged", "grown", "converted"}) {
     auto got = jsonl(run({"search", "--index", dir.file(other), "--queries", dir.file("q.txt"), "-k", "3"}).out);
     ASSERT_EQ(got.size(), whole.size()) << other;
     for (std::size_t i = 0; i < got.size(); ++i) {
