@@ -119,6 +119,8 @@ bench: build $(PARITY_STAMP)
 	$(PY) bench/metrics_bench.py --pairs 100000
 	$(PY) bench/encoder_bench.py
 	$(PY) bench/train_bench.py
+	$(BUILD)/bench/bench_index --n 1000000 --queries 1000 --json bench/results/index_cpu.json
+	bash bench/index_realtext.sh 100000
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -4,12 +4,13 @@
 // Also the document store: SQLite lookups of the top-10 documents of a query.
 //
 //   build/bench/bench_index --index IDX --query-index QIDX   (real embeddings: bench/index_realtext.sh)
-//   build/bench/bench_index [--n 1000000] [--dim 384] [--clusters 2000] [--noise 0.7]
-//                           [--queries 1000] [--hnsw-m 32] [--ef-construction E] [--ivfpq 0|1]
+//   build/bench/bench_index [--n 1000000] [--dim 384] [--clusters 2000] [--intrinsic 16] [--spread 0.6] [--noise 0.1]
+//                           [--queries 1000] [--hnsw-m 32] [--ef-construction E] [--ivf 0|1] [--hnsw 0|1] [--ivfpq 0|1]
 //                           [--json bench/results/index_cpu.json]
 //
-// Data: `clusters` random unit centres; each vector = centre + Gaussian noise of total norm
-// ~`noise`, normalised. Queries are fresh points from the same centres. Threads: all cores
+// Data: `clusters` random unit centres, each with a random `intrinsic`-dimensional subspace;
+// a vector = centre + Gaussian coefficients in that subspace (total norm ~`spread`) + isotropic
+// noise (norm ~`noise`), normalised. Queries are fresh points of the same clusters. Threads: all cores
 // (OpenMP). Memory: peak RSS growth while building each index.
 #include <omp.h>
 
@@ -40,17 +41,29 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-std::vector<float> clustered(int64_t n, int dim, const std::vector<float>& centres, int clusters, float noise, uint32_t seed) {
+// Each cluster is a low-dimensional patch: centre + a random `intrinsic`-dimensional subspace of
+// its own (spread `spread`) + a little isotropic noise (`noise`). Sentence embeddings behave like
+// this (intrinsic dimension in the tens); isotropic noise alone in 384 dimensions would make
+// every point of a cluster nearly equidistant, i.e. uniform random vectors again, locally.
+std::vector<float> clustered(int64_t n, int dim, const std::vector<float>& centres, const std::vector<float>& bases,
+                             int clusters, int intrinsic, float spread, float noise, uint32_t seed) {
   std::vector<float> x(static_cast<std::size_t>(n) * static_cast<std::size_t>(dim));
 #pragma omp parallel
   {
     std::mt19937 rng(seed + 7919u * static_cast<uint32_t>(omp_get_thread_num()));
-    std::normal_distribution<float> g(0.f, noise / std::sqrt(static_cast<float>(dim)));
+    std::normal_distribution<float> z(0.f, spread / std::sqrt(static_cast<float>(intrinsic)));
+    std::normal_distribution<float> e(0.f, noise / std::sqrt(static_cast<float>(dim)));
     std::uniform_int_distribution<int> pick(0, clusters - 1);
+    std::vector<float> coef(static_cast<std::size_t>(intrinsic));
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
       int c = pick(rng);
-      for (int j = 0; j < dim; ++j) x[static_cast<std::size_t>(i * dim + j)] = centres[static_cast<std::size_t>(c * dim + j)] + g(rng);
+      for (auto& a : coef) a = z(rng);
+      float* row = x.data() + i * dim;
+      const float* basis = bases.data() + static_cast<std::size_t>(c) * static_cast<std::size_t>(intrinsic * dim);
+      for (int j = 0; j < dim; ++j) row[j] = centres[static_cast<std::size_t>(c * dim + j)] + e(rng);
+      for (int r = 0; r < intrinsic; ++r)
+        for (int j = 0; j < dim; ++j) row[j] += coef[static_cast<std::size_t>(r)] * basis[r * dim + j];
     }
   }
   normalize_rows(x.data(), n, dim);
@@ -89,10 +102,11 @@ Timed timed_search(const VectorIndex& idx, const std::vector<float>& q, int64_t 
 int main(int argc, char** argv) {
   int64_t n = 1'000'000, nq = 1000;
   int dim = 384, clusters = 2000;
-  float noise = 0.7f;
+  float noise = 0.1f, spread = 0.6f;
+  int intrinsic = 16;
   std::string json_out;
   BuildParams hp;  // hnsw build settings (default: the index's defaults)
-  bool ivfpq = true;
+  bool ivfpq = true, hnsw = true, ivf = true;
   std::string real_index, real_queries;  // real embeddings: vectors of two `xling index build` outputs
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
@@ -100,11 +114,15 @@ int main(int argc, char** argv) {
     else if (k == "--dim") dim = std::stoi(v);
     else if (k == "--clusters") clusters = std::stoi(v);
     else if (k == "--noise") noise = std::stof(v);
+    else if (k == "--spread") spread = std::stof(v);
+    else if (k == "--intrinsic") intrinsic = std::stoi(v);
     else if (k == "--queries") nq = std::stoll(v);
     else if (k == "--json") json_out = v;
     else if (k == "--hnsw-m") hp.hnsw_m = std::stoi(v);
     else if (k == "--ef-construction") hp.ef_construction = std::stoi(v);
     else if (k == "--ivfpq") ivfpq = v != "0";
+    else if (k == "--hnsw") hnsw = v != "0";
+    else if (k == "--ivf") ivf = v != "0";
     else if (k == "--index") real_index = v;
     else if (k == "--query-index") real_queries = v;
     else {
@@ -129,15 +147,19 @@ int main(int argc, char** argv) {
     std::cerr << fmt::format("bench_index: real embeddings {} x {} ({}, model {}), {} queries ({}), {} threads\n", n, dim,
                              real_index, ci.info().model, nq, real_queries, omp_get_max_threads());
   } else {
-    std::cerr << fmt::format("bench_index: {} x {} clustered vectors ({} clusters, noise {}), {} queries, {} threads\n", n,
-                             dim, clusters, noise, nq, omp_get_max_threads());
+    std::cerr << fmt::format("bench_index: {} x {} clustered vectors ({} clusters of intrinsic dimension {}, spread {}, noise "
+                             "{}), {} queries, {} threads\n",
+                             n, dim, clusters, intrinsic, spread, noise, nq, omp_get_max_threads());
     std::mt19937 rng(42);
     std::normal_distribution<float> g;
     std::vector<float> centres(static_cast<std::size_t>(clusters) * static_cast<std::size_t>(dim));
     for (auto& c : centres) c = g(rng);
     normalize_rows(centres.data(), clusters, dim);
-    x = clustered(n, dim, centres, clusters, noise, 1);
-    q = clustered(nq, dim, centres, clusters, noise, 2);
+    std::vector<float> bases(static_cast<std::size_t>(clusters) * static_cast<std::size_t>(intrinsic * dim));
+    for (auto& b : bases) b = g(rng);
+    normalize_rows(bases.data(), static_cast<int64_t>(clusters) * intrinsic, dim);
+    x = clustered(n, dim, centres, bases, clusters, intrinsic, spread, noise, 1);
+    q = clustered(nq, dim, centres, bases, clusters, intrinsic, spread, noise, 2);
     std::cerr << fmt::format("  data generated in {:.1f} s ({:.0f} MB)\n", now_s() - t0, static_cast<double>(x.size()) * 4 / 1e6);
   }
 
@@ -161,8 +183,26 @@ int main(int argc, char** argv) {
   report("flat", "exact", flat_build, flat_mem, exact.qps, 1.0, exact.qps);
   flat = VectorIndex();
 
+  // IVF-Flat at the default build settings; nprobe sweep.
+  if (ivf && n >= 39 * 256) {
+    BuildParams bp;
+    rss0 = static_cast<double>(xling::core::current_rss_bytes());
+    t0 = now_s();
+    auto iv = VectorIndex::build(IndexKind::kIvf, x.data(), n, dim, bp);
+    double build = now_s() - t0;
+    double mem = (static_cast<double>(xling::core::current_rss_bytes()) - rss0) / 1e6;
+    std::cerr << fmt::format("  ivf built in {:.1f} s ({})\n", build, iv.describe());
+    for (int np : {4, 8, 16, 32, 64}) {
+      SearchParams sp;
+      sp.nprobe = np;
+      auto r = timed_search(iv, q, nq, sp);
+      report("ivf", fmt::format("nlist={} nprobe={}{}", iv.describe().substr(iv.describe().find('=') + 1, iv.describe().find(' ', 4) - iv.describe().find('=') - 1), np,
+                                np == bp.nprobe ? " (default)" : ""),
+             build, mem, r.qps, recall10(r.nb, exact.nb), exact.qps);
+    }
+  }
   // HNSW at the default build settings; query beam sweep.
-  {
+  if (hnsw) {
     const BuildParams& bp = hp;
     rss0 = static_cast<double>(xling::core::current_rss_bytes());
     t0 = now_s();
@@ -170,7 +210,7 @@ int main(int argc, char** argv) {
     double build = now_s() - t0;
     double mem = (static_cast<double>(xling::core::current_rss_bytes()) - rss0) / 1e6;
     std::cerr << fmt::format("  hnsw built in {:.1f} s\n", build);
-    for (int ef : {16, 32, 64, 128, 256}) {
+    for (int ef : {16, 32, 64, 128, 256, 512}) {
       SearchParams sp;
       sp.ef_search = ef;
       auto r = timed_search(h, q, nq, sp);
@@ -237,7 +277,7 @@ int main(int argc, char** argv) {
   }
   if (!json_out.empty()) {
     nlohmann::ordered_json j = {{"data", real_index.empty() ? "clustered" : real_index}, {"n", n}, {"dim", dim},
-                                {"clusters", clusters}, {"noise", noise}, {"queries", nq},
+                                {"clusters", clusters}, {"intrinsic", intrinsic}, {"spread", spread}, {"noise", noise}, {"queries", nq},
                                 {"threads", omp_get_max_threads()}, {"rows", rows}, {"sqlite_top10_lookup_us", lookup_us}};
     std::ofstream(json_out) << j.dump(2) << "\n";
   }

@@ -151,9 +151,9 @@ void add_type_options(CLI::App* sub, IndexCliOptions& o) {
   sub->add_option("--hnsw-m", o.params.hnsw_m, "hnsw: graph degree")->capture_default_str();
   sub->add_option("--ef-construction", o.params.ef_construction, "hnsw: build beam width")->capture_default_str();
   sub->add_option("--ef-search", o.params.ef_search, "hnsw: default query beam width (stored)")->capture_default_str();
-  sub->add_option("--nlist", o.params.ivf_nlist, "ivfpq: inverted lists (0 = sqrt(N))")->capture_default_str();
+  sub->add_option("--nlist", o.params.ivf_nlist, "ivf/ivfpq: inverted lists (0 = sqrt(N))")->capture_default_str();
   sub->add_option("--pq-m", o.params.pq_m, "ivfpq: sub-quantisers (code bytes per vector), must divide the dimension (0 = dim / 2)")->capture_default_str();
-  sub->add_option("--nprobe", o.params.nprobe, "ivfpq: default lists probed per query (stored)")->capture_default_str();
+  sub->add_option("--nprobe", o.params.nprobe, "ivf/ivfpq: default lists probed per query (stored)")->capture_default_str();
 }
 
 void add_corpus_options(CLI::App* sub, IndexCliOptions& o) {
@@ -174,7 +174,7 @@ void add_corpus_options(CLI::App* sub, IndexCliOptions& o) {
 void add_index_command(CLI::App& app, CommandList& commands) {
   CLI::App* index = app.add_subcommand(
       "index",
-      "Persistent corpus indexes for semantic search: FAISS vectors (flat = exact, hnsw, ivfpq) + an SQLite document "
+      "Persistent corpus indexes for semantic search: FAISS vectors (flat = exact, ivf, hnsw, ivfpq) + an SQLite document "
       "store, in one directory (docs/index.md).");
   index->require_subcommand(1);
 
@@ -187,8 +187,8 @@ void add_index_command(CLI::App& app, CommandList& commands) {
   build->add_option("--input,-i", b->input, "Corpus file (.jsonl or .txt)")->required();
   build->add_option("--output,-o", b->output, "Index directory to create")->required();
   build->add_option("--type", b->type,
-                    "flat (exact), hnsw (graph, ~exact and fast), ivfpq (compressed) or auto: flat below 100k documents, "
-                    "hnsw up to 20M, ivfpq above")
+                    "flat (exact), hnsw (graph), ivf (k-means cells, exact inside them), ivfpq (compressed) or auto: flat "
+                    "below 100k documents, hnsw up to 20M, ivfpq above")
       ->capture_default_str();
   build->add_option("--doc-prompt", b->doc_prompt, "Prompt prepended to documents (default: the model's 'document'/'passage' prompt)")
       ->each([b](const std::string&) { b->doc_prompt_set = true; });
@@ -197,7 +197,7 @@ void add_index_command(CLI::App& app, CommandList& commands) {
   build->add_option("--pooling", b->pooling, "Pooling for a plain HF encoder directory (cls, mean, ...); stored in the index");
   add_type_options(build, *b);
   build->add_option("--template", b->template_index,
-                    "Build a shard like this index: its model, prompts, type and trained ivfpq quantisers (then "
+                    "Build a shard like this index: its model, prompts, type and trained ivf/ivfpq quantisers (then "
                     "`xling index merge` joins the shards)");
   build->add_flag("--overwrite", b->overwrite, "Replace an existing index at --output (only when the new one is complete)");
   add_corpus_options(build, *b);
@@ -226,11 +226,11 @@ void add_index_command(CLI::App& app, CommandList& commands) {
   auto m = std::make_shared<IndexCliOptions>();
   CLI::App* merge = index->add_subcommand(
       "merge",
-      "Merge shard indexes built with the same model (e.g. on several machines) into one, shard order kept. ivfpq "
+      "Merge shard indexes built with the same model (e.g. on several machines) into one, shard order kept. ivf and ivfpq "
       "shards must share trained quantisers (docs/index.md).");
   merge->add_option("shards", m->shards, "Shard index directories")->required()->expected(1, -1);
   merge->add_option("--output,-o", m->output, "Merged index directory")->required();
-  merge->add_option("--type", m->type, "Rebuild the merged vectors as flat, hnsw or ivfpq (auto: keep the shards' type)")
+  merge->add_option("--type", m->type, "Rebuild the merged vectors as flat, ivf, hnsw or ivfpq (auto: keep the shards' type)")
       ->capture_default_str();
   add_type_options(merge, *m);
   merge->add_flag("--overwrite", m->overwrite, "Replace an existing index at --output");
@@ -244,7 +244,7 @@ void add_index_command(CLI::App& app, CommandList& commands) {
       "settings and model are kept. From ivfpq the decoded (approximate) vectors are what is left.");
   convert->add_option("index", c->shards, "Index directory")->required()->expected(1);
   convert->add_option("--output,-o", c->output, "New index directory")->required();
-  convert->add_option("--type", c->type, "flat, hnsw or ivfpq")->required();
+  convert->add_option("--type", c->type, "flat, ivf, hnsw or ivfpq")->required();
   add_type_options(convert, *c);
   convert->add_flag("--overwrite", c->overwrite, "Replace an existing index at --output");
   convert->add_flag("--quiet,-q", c->quiet, "No summary");

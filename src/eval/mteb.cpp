@@ -32,6 +32,21 @@ std::string id_of(const nlohmann::json& j, const std::string& path, std::size_t 
   throw InvalidArgument(fmt::format("{}:{}: no string '_id'", path, line));
 }
 
+// Calls f(line, line number) for each non-blank line of `path` (CR of CRLF removed).
+template <class F>
+void for_each_line(const std::string& path, F&& f) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open", path));
+  std::string line;
+  std::size_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    f(line, n);
+  }
+}
+
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> cols;
   std::size_t start = 0;
@@ -57,41 +72,25 @@ std::vector<nlohmann::json> load_mteb_queries(const std::string& dir) {
   const std::string rpath = qrels_path(dir);
   // qrels first: only judged queries are evaluated (MTEB keeps queries present in the qrels).
   std::map<std::string, nlohmann::json> qrels;
-  {
-    std::ifstream in(rpath, std::ios::binary);
-    if (!in) throw IoError(fmt::format("{}: cannot open", rpath));
-    std::string line;
-    std::size_t n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      auto cols = split_tabs(line);
-      if (cols.size() != 3) throw InvalidArgument(fmt::format("{}:{}: expected query-id<TAB>corpus-id<TAB>score", rpath, n));
-      double score = 0;
-      try {
-        std::size_t used = 0;
-        score = std::stod(cols[2], &used);
-        if (used != cols[2].size()) throw std::invalid_argument("trailing");
-      } catch (const std::exception&) {
-        if (n == 1) continue;  // the header line
-        throw InvalidArgument(fmt::format("{}:{}: score '{}' is not a number", rpath, n, cols[2]));
-      }
-      if (score < 0) throw InvalidArgument(fmt::format("{}:{}: negative relevance {}", rpath, n, score));
-      auto& q = qrels[cols[0]];
-      if (q.is_null()) q = nlohmann::json::object();
-      q[cols[1]] = score;
+  for_each_line(rpath, [&](const std::string& line, std::size_t n) {
+    auto cols = split_tabs(line);
+    if (cols.size() != 3) throw InvalidArgument(fmt::format("{}:{}: expected query-id<TAB>corpus-id<TAB>score", rpath, n));
+    double score = 0;
+    try {
+      std::size_t used = 0;
+      score = std::stod(cols[2], &used);
+      if (used != cols[2].size()) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      if (n == 1) return;  // the header line
+      throw InvalidArgument(fmt::format("{}:{}: score '{}' is not a number", rpath, n, cols[2]));
     }
-  }
+    if (score < 0) throw InvalidArgument(fmt::format("{}:{}: negative relevance {}", rpath, n, score));
+    auto& q = qrels[cols[0]];
+    if (q.is_null()) q = nlohmann::json::object();
+    q[cols[1]] = score;
+  });
   std::vector<nlohmann::json> out;
-  std::ifstream in(qpath, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open", qpath));
-  std::string line;
-  std::size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+  for_each_line(qpath, [&](const std::string& line, std::size_t n) {
     if (auto bad = core::find_invalid_utf8(line); bad != std::string::npos) {
       throw InvalidArgument(fmt::format("{}:{}: invalid UTF-8 at byte {}", qpath, n, bad));
     }
@@ -106,9 +105,9 @@ std::vector<nlohmann::json> load_mteb_queries(const std::string& dir) {
     }
     auto id = id_of(j, qpath, n);
     auto it = qrels.find(id);
-    if (it == qrels.end()) continue;
+    if (it == qrels.end()) return;
     out.push_back({{"query_id", id}, {"query", j["text"]}, {"qrels", it->second}});
-  }
+  });
   if (out.empty()) throw InvalidArgument(fmt::format("{}: no query of queries.jsonl has judgements in {}", dir, rpath));
   return out;
 }

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <mutex>
 #include <random>
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/clone_index.h>
 #include <faiss/impl/FaissException.h>
@@ -47,8 +49,9 @@ struct AtomicWriter : faiss::IOWriter {
 IndexKind kind_of(const faiss::Index* idx) {
   if (dynamic_cast<const faiss::IndexHNSWFlat*>(idx)) return IndexKind::kHnsw;
   if (dynamic_cast<const faiss::IndexIVFPQ*>(idx)) return IndexKind::kIvfPq;
+  if (dynamic_cast<const faiss::IndexIVFFlat*>(idx)) return IndexKind::kIvf;
   if (dynamic_cast<const faiss::IndexFlatIP*>(idx)) return IndexKind::kFlat;
-  throw IoError("index file holds a FAISS index type xling does not use (expected IndexFlatIP, IndexHNSWFlat or IndexIVFPQ)");
+  throw IoError("index file holds a FAISS index type xling does not use (expected IndexFlatIP, IndexHNSWFlat, IndexIVFFlat or IndexIVFPQ)");
 }
 
 // dim / 2 sub-quantisers (2 dimensions per code byte) when that divides dim, else the largest
@@ -59,6 +62,20 @@ int default_pq_m(int dim) {
     if (dim % m == 0) return m;
   }
   return 1;
+}
+
+// An evenly spread, seeded sample of `count` rows of x (the corpus order may be sorted by topic).
+std::vector<float> training_sample(const float* x, int64_t n, int dim, int64_t count) {
+  std::vector<int64_t> rows(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
+  if (count < n) {
+    std::mt19937_64 rng(1234);
+    std::shuffle(rows.begin(), rows.end(), rng);
+    rows.resize(static_cast<std::size_t>(count));
+  }
+  std::vector<float> out(rows.size() * static_cast<std::size_t>(dim));
+  for (std::size_t i = 0; i < rows.size(); ++i) std::copy_n(x + rows[i] * dim, dim, out.data() + i * static_cast<std::size_t>(dim));
+  return out;
 }
 
 int auto_nlist(int64_t n) {
@@ -72,14 +89,16 @@ int auto_nlist(int64_t n) {
 IndexKind parse_index_kind(const std::string& name) {
   if (name == "flat") return IndexKind::kFlat;
   if (name == "hnsw") return IndexKind::kHnsw;
+  if (name == "ivf") return IndexKind::kIvf;
   if (name == "ivfpq") return IndexKind::kIvfPq;
-  throw InvalidArgument(fmt::format("unknown index type '{}' (expected flat, hnsw or ivfpq)", name));
+  throw InvalidArgument(fmt::format("unknown index type '{}' (expected flat, hnsw, ivf or ivfpq)", name));
 }
 
 const char* index_kind_name(IndexKind kind) {
   switch (kind) {
     case IndexKind::kFlat: return "flat";
     case IndexKind::kHnsw: return "hnsw";
+    case IndexKind::kIvf: return "ivf";
     case IndexKind::kIvfPq: return "ivfpq";
   }
   return "?";
@@ -95,7 +114,10 @@ VectorIndex::VectorIndex() = default;
 VectorIndex::~VectorIndex() = default;
 VectorIndex::VectorIndex(VectorIndex&&) noexcept = default;
 VectorIndex& VectorIndex::operator=(VectorIndex&&) noexcept = default;
-VectorIndex::VectorIndex(std::unique_ptr<faiss::Index> index, IndexKind kind) : index_(std::move(index)), kind_(kind) {}
+VectorIndex::VectorIndex(std::unique_ptr<faiss::Index> index, IndexKind kind)
+    : index_(std::move(index)), kind_(kind), hnsw_mutex_(std::make_unique<std::mutex>()) {
+  if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(index_.get())) stored_ef_search_ = h->hnsw.efSearch;
+}
 
 VectorIndex VectorIndex::flat(int dim) {
   if (dim <= 0) throw InvalidArgument(fmt::format("vector index: dimension must be positive, got {}", dim));
@@ -123,6 +145,26 @@ VectorIndex VectorIndex::build(IndexKind kind, const float* x, int64_t n, int di
       idx.add(x, n);
       return idx;
     }
+    case IndexKind::kIvf: {
+      int nlist = p.ivf_nlist > 0 ? p.ivf_nlist : auto_nlist(n);
+      const int64_t need = 39LL * nlist;
+      if (n < need) {
+        throw InvalidArgument(fmt::format("ivf needs at least 39 * nlist = {} vectors to train, the corpus has {} (use flat)",
+                                          need, n));
+      }
+      auto quantizer = std::make_unique<faiss::IndexFlatIP>(dim);
+      auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, nlist, faiss::METRIC_INNER_PRODUCT);
+      quantizer.release();
+      ivf->own_fields = true;
+      ivf->nprobe = static_cast<size_t>(std::max(1, p.nprobe));
+      auto sample = training_sample(x, n, dim, p.train_size > 0 ? std::min(p.train_size, n) : std::min<int64_t>(n, 64LL * nlist));
+      guarded("ivf training", [&] {
+        ivf->train(static_cast<int64_t>(sample.size() / static_cast<std::size_t>(dim)), sample.data());
+      });
+      VectorIndex idx(std::move(ivf), IndexKind::kIvf);
+      idx.add(x, n);
+      return idx;
+    }
     case IndexKind::kIvfPq: {
       int pq_m = p.pq_m > 0 ? p.pq_m : default_pq_m(dim);
       if (dim % pq_m != 0) {
@@ -141,20 +183,10 @@ VectorIndex VectorIndex::build(IndexKind kind, const float* x, int64_t n, int di
       quantizer.release();
       ivf->own_fields = true;
       ivf->nprobe = static_cast<size_t>(std::max(1, p.nprobe));
-      int64_t train_n = p.train_size > 0 ? std::min(p.train_size, n) : std::min<int64_t>(n, std::max<int64_t>(64LL * nlist, need));
-      std::vector<float> sample;
-      const float* train = x;
-      if (train_n < n) {  // an evenly spread, seeded sample (the corpus order may be sorted by topic)
-        std::vector<int64_t> rows(static_cast<std::size_t>(n));
-        for (int64_t i = 0; i < n; ++i) rows[static_cast<std::size_t>(i)] = i;
-        std::mt19937_64 rng(1234);
-        std::shuffle(rows.begin(), rows.end(), rng);
-        sample.resize(static_cast<std::size_t>(train_n) * static_cast<std::size_t>(dim));
-        for (int64_t i = 0; i < train_n; ++i) {
-          std::copy_n(x + rows[static_cast<std::size_t>(i)] * dim, dim, sample.data() + i * dim);
-        }
-        train = sample.data();
-      }
+      auto sample = training_sample(x, n, dim, p.train_size > 0 ? std::min(p.train_size, n)
+                                                                : std::min<int64_t>(n, std::max<int64_t>(64LL * nlist, need)));
+      const int64_t train_n = static_cast<int64_t>(sample.size() / static_cast<std::size_t>(dim));
+      const float* train = sample.data();
       guarded("ivfpq training", [&] { ivf->train(train_n, train); });
       VectorIndex idx(std::move(ivf), IndexKind::kIvfPq);
       idx.add(x, n);
@@ -184,11 +216,23 @@ Neighbours VectorIndex::search(const float* q, int64_t nq, int64_t k, const Sear
   std::vector<faiss::Index::idx_t> l(static_cast<std::size_t>(nq * kk));
   guarded("index search", [&] {
     if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(index_.get())) {
+      // FAISS 1.7.3 sizes the candidate heap from the index's own hnsw.efSearch and takes only
+      // the stopping rule from SearchParametersHNSW, so a larger efSearch in the parameters
+      // alone changes nothing (measured: 64, 128 and 256 gave identical results). The index's
+      // value is set for the call, under a lock so that concurrent searches stay consistent.
+      const int ef = std::max(p.ef_search > 0 ? p.ef_search : stored_ef_search_, static_cast<int>(kk));
+      std::lock_guard<std::mutex> lock(*hnsw_mutex_);
+      h->hnsw.efSearch = ef;
       faiss::SearchParametersHNSW sp;
-      sp.efSearch = p.ef_search > 0 ? p.ef_search : h->hnsw.efSearch;
-      sp.efSearch = std::max<int>(sp.efSearch, static_cast<int>(kk));
-      index_->search(nq, q, kk, d.data(), l.data(), &sp);
-    } else if (auto* ivf = dynamic_cast<faiss::IndexIVFPQ*>(index_.get())) {
+      sp.efSearch = ef;
+      try {
+        index_->search(nq, q, kk, d.data(), l.data(), &sp);
+      } catch (...) {
+        h->hnsw.efSearch = stored_ef_search_;
+        throw;
+      }
+      h->hnsw.efSearch = stored_ef_search_;
+    } else if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index_.get())) {
       faiss::SearchParametersIVF sp;
       sp.nprobe = p.nprobe > 0 ? static_cast<size_t>(p.nprobe) : ivf->nprobe;
       sp.nprobe = std::min(sp.nprobe, ivf->nlist);
@@ -229,7 +273,7 @@ void VectorIndex::merge(VectorIndex& other) {
   if (kind_ == IndexKind::kFlat) {
     guarded("merging flat indexes", [&] { index_->merge_from(*other.index_, 0); });
   } else {  // inverted lists store ids: the other's are shifted past this index's
-    guarded("merging ivfpq indexes (shards must come from one trained template)",
+    guarded("merging ivf/ivfpq indexes (shards must come from one trained template)",
             [&] { index_->merge_from(*other.index_, index_->ntotal); });
   }
 }
@@ -303,6 +347,9 @@ std::string VectorIndex::describe() const {
   }
   if (auto* ivf = dynamic_cast<const faiss::IndexIVFPQ*>(index_.get())) {
     return fmt::format("ivfpq nlist={} m={} nbits={} nprobe={}", ivf->nlist, ivf->pq.M, ivf->pq.nbits, ivf->nprobe);
+  }
+  if (auto* ivf = dynamic_cast<const faiss::IndexIVFFlat*>(index_.get())) {
+    return fmt::format("ivf nlist={} nprobe={}", ivf->nlist, ivf->nprobe);
   }
   return "flat (exact inner product)";
 }

@@ -3,6 +3,8 @@
 //   flat   exact inner product (faiss::IndexFlatIP): the reference, brute force with BLAS
 //   hnsw   graph search (faiss::IndexHNSWFlat, inner product): fast, ~exact at the defaults,
 //          keeps the full vectors (n * dim * 4 bytes + ~M * 8 bytes of graph per vector)
+//   ivf    inverted lists of full vectors (faiss::IndexIVFFlat): k-means cells, a query scans the
+//          nprobe nearest cells exactly; as much memory as flat, quick to build on few cores
 //   ivfpq  inverted lists + product quantisation (faiss::IndexIVFPQ): compact (dim / 2 bytes per
 //          vector at the defaults), approximate; for corpora that do not fit in memory as floats
 // Positions are FAISS's sequential ids: the i-th vector added is position i (the document
@@ -11,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,24 +21,27 @@ namespace faiss { struct Index; }
 
 namespace xling::index {
 
-enum class IndexKind { kFlat, kHnsw, kIvfPq };
+enum class IndexKind { kFlat, kHnsw, kIvf, kIvfPq };
 
-IndexKind parse_index_kind(const std::string& name);  // flat | hnsw | ivfpq; InvalidArgument otherwise
+IndexKind parse_index_kind(const std::string& name);  // flat | hnsw | ivf | ivfpq; InvalidArgument otherwise
 const char* index_kind_name(IndexKind kind);
 // The default for a corpus of n vectors: flat below 100k (exact and still a few ms a query),
-// hnsw up to 20M, ivfpq above (floats would no longer fit in memory).
+// hnsw up to 20M (on 100k real xling-mini embeddings: recall@10 0.988 at efSearch 64, where
+// ivf needed nprobe 32 for 0.949; bench/results/index_cpu.md), ivfpq above (floats would no
+// longer fit in memory).
 IndexKind default_index_kind(int64_t n);
 
 struct BuildParams {
-  // hnsw: measured on 100k x 384 clustered vectors (bench/results/index_cpu.md): efConstruction
-  // 40 builds 9x faster than 200 and answers faster at equal recall; efSearch 64 gives
-  // recall@10 0.998 there (0.97 at 32).
+  // hnsw: measured (bench/results/index_cpu.md): efConstruction 40 builds 9x faster than 200
+  // on 100k x 384; efSearch 64 gives recall@10 0.988 on 100k real xling-mini embeddings
+  // (0.961 at 32).
   int hnsw_m = 32;              // graph degree
   int ef_construction = 40;     // build-time beam
   int ef_search = 64;           // stored default query-time beam
   int ivf_nlist = 0;            // 0: sqrt(n), at least 1, at most n / 39 (FAISS's training minimum)
   int pq_m = 0;                 // sub-quantisers; 0: dim / 2 (must divide dim)
-  int nprobe = 16;              // stored default query-time lists probed
+  int nprobe = 32;              // stored default query-time lists probed (ivf, ivfpq): 0.949 / 0.909 recall@10
+                                // on 100k real embeddings (nlist 316)
   int64_t train_size = 0;       // ivfpq training sample; 0: min(n, 64 * nlist)
 };
 
@@ -88,6 +94,8 @@ class VectorIndex {
   explicit VectorIndex(std::unique_ptr<faiss::Index> index, IndexKind kind);
   std::unique_ptr<faiss::Index> index_;
   IndexKind kind_ = IndexKind::kFlat;
+  std::unique_ptr<std::mutex> hnsw_mutex_;  // hnsw: guards the per-call efSearch (see search())
+  int stored_ef_search_ = 0;                // hnsw: the index's default efSearch
 };
 
 // Scales each row of x (n, dim) to unit length; all-zero rows stay zero. Returns the number of

@@ -110,6 +110,22 @@ TEST(VectorIndex, HnswRecallOnClusteredVectors) {
   EXPECT_GE(r, 0.95) << idx.describe();
 }
 
+TEST(VectorIndex, IvfFindsTheExactNeighboursInTheProbedCells) {
+  const int dim = 48;
+  const int64_t n = 20000;
+  auto x = clustered(n, dim, 100, 0.5f, 61, 12);
+  auto q = clustered(100, dim, 100, 0.5f, 62, 12);
+  EXPECT_THROW(VectorIndex::build(IndexKind::kIvf, x.data(), 100, dim, BuildParams{.ivf_nlist = 50}), InvalidArgument);  // too few to train
+  auto idx = VectorIndex::build(IndexKind::kIvf, x.data(), n, dim);
+  auto truth = brute_force(x, q, dim, 10);
+  EXPECT_GE(recall_at_k(idx.search(q.data(), 100, 10), truth, 10), 0.95) << idx.describe();
+  // Probing every cell is exhaustive: exactly the flat result.
+  SearchParams all;
+  all.nprobe = 1 << 20;
+  auto every = idx.search(q.data(), 100, 10, all);
+  EXPECT_EQ(recall_at_k(every, truth, 10), 1.0);
+}
+
 TEST(VectorIndex, IvfPqTrainsAndFindsNeighbours) {
   const int dim = 32;
   const int64_t n = 12000;
@@ -136,7 +152,7 @@ TEST(VectorIndex, SaveLoadRoundTripEveryKind) {
   const int64_t n = 12000;
   auto x = clustered(n, dim, 20, 0.5f, 41, 9);
   auto q = clustered(17, dim, 20, 0.5f, 42, 9);
-  for (auto kind : {IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvfPq}) {
+  for (auto kind : {IndexKind::kFlat, IndexKind::kHnsw, IndexKind::kIvf, IndexKind::kIvfPq}) {
     auto idx = VectorIndex::build(kind, x.data(), n, dim);
     auto path = dir.file(std::string(index_kind_name(kind)) + ".faiss");
     idx.save(path);
@@ -193,6 +209,7 @@ TEST(VectorIndex, NormalizeRowsAndKinds) {
   EXPECT_THROW(parse_index_kind("annoy"), InvalidArgument);
   EXPECT_EQ(default_index_kind(1000), IndexKind::kFlat);
   EXPECT_EQ(default_index_kind(1'000'000), IndexKind::kHnsw);
+  EXPECT_EQ(parse_index_kind("ivf"), IndexKind::kIvf);
   EXPECT_THROW(VectorIndex::flat(0), InvalidArgument);
 }
 
