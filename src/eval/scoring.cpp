@@ -73,12 +73,6 @@ double classification(const std::string& metric, const std::vector<int64_t>& y, 
   throw InvalidArgument(fmt::format("metric '{}' does not apply to classification", metric));
 }
 
-// "ndcg@10" -> ("ndcg", 10)
-std::pair<std::string, int64_t> split_at_k(const std::string& metric) {
-  auto at = metric.find('@');
-  if (at == std::string::npos) return {metric, metrics::kAllDocuments};
-  return {metric.substr(0, at), std::stoll(metric.substr(at + 1))};
-}
 
 std::vector<std::string> tags_of(const nlohmann::json& v, const TaskConfig& task, const std::string& path, std::size_t i) {
   if (!v.is_array()) bad(path, i, "tags must be a list");
@@ -100,6 +94,12 @@ std::vector<std::string> tags_of(const nlohmann::json& v, const TaskConfig& task
 }
 
 }  // namespace
+
+std::pair<std::string, int64_t> split_at_k(const std::string& metric) {
+  auto at = metric.find('@');
+  if (at == std::string::npos) return {metric, metrics::kAllDocuments};
+  return {metric.substr(0, at), std::stoll(metric.substr(at + 1))};
+}
 
 Scored score_metric(const TaskConfig& task, const std::string& metric, const std::vector<nlohmann::json>& gold,
                     const std::vector<nlohmann::json>& pred, const std::string& gp, const std::string& pp) {

@@ -1,8 +1,10 @@
 // One task type's items and predictions -> metric values, through src/metrics/.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +29,9 @@ const nlohmann::json& field(const nlohmann::json& row, std::initializer_list<con
                             std::size_t i);
 // `v` as a string, else InvalidArgument "<path>:<line>: <what> must be a string".
 std::string text_of(const nlohmann::json& v, const std::string& path, std::size_t i, const char* what);
+
+// "ndcg@10" -> {"ndcg", 10}; a metric without "@k" -> {name, metrics::kAllDocuments (-1)}.
+std::pair<std::string, int64_t> split_at_k(const std::string& metric);
 
 // The prediction of item i reduced to a string, for cross-lingual consistency.
 std::string prediction_key(const TaskConfig& task, const nlohmann::json& pred);

@@ -186,6 +186,7 @@ int64_t IndexWriterBase::add_input(const std::string& path) { return docs_.add_i
 
 void IndexWriterBase::add(std::vector<Document>& docs, float* vectors) {
   if (docs.empty()) return;
+  // Documents and vectors together or neither: the vectors are added last, inside the savepoint.
   docs_.savepoint("add_batch");
   try {
     int64_t pos = next_position_;
@@ -193,13 +194,13 @@ void IndexWriterBase::add(std::vector<Document>& docs, float* vectors) {
       d.position = pos++;
       docs_.insert(d);
     }
+    normalize_rows(vectors, static_cast<int64_t>(docs.size()), settings_.dim);
+    vectors_.add(vectors, static_cast<int64_t>(docs.size()));
   } catch (...) {
     docs_.rollback_to("add_batch");
     throw;
   }
   docs_.release("add_batch");
-  normalize_rows(vectors, static_cast<int64_t>(docs.size()), settings_.dim);
-  vectors_.add(vectors, static_cast<int64_t>(docs.size()));
   next_position_ += static_cast<int64_t>(docs.size());
 }
 

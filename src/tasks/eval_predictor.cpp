@@ -167,11 +167,8 @@ class ModelPredictor {
       throw InvalidArgument(fmt::format("task '{}': corpus retrieval ({}) needs a sentence encoder, {} is a cross-encoder",
                                         task.name, file.path, dir_));
     }
-    int64_t depth = 10;
-    for (const auto& m : task.metrics) {
-      auto at = m.find('@');
-      if (at != std::string::npos) depth = std::max<int64_t>(depth, std::stoll(m.substr(at + 1)));
-    }
+    int64_t depth = 10;  // the deepest cut any of the task's metrics reads
+    for (const auto& m : task.metrics) depth = std::max(depth, eval::split_at_k(m).second);
     const auto& enc = encoder();
     namespace fs = std::filesystem;
     auto tmp = fs::temp_directory_path() / fmt::format("xling-eval-corpus-{}-{}", ::getpid(), ++corpus_runs_);
