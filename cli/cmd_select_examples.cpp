@@ -2,7 +2,6 @@
 // as a few-shot prompt block for an LLM translator (in-context example selection by
 // similarity), optionally diversified by maximal marginal relevance (index/mmr.hpp).
 // Output: one JSON line per input: {"input", "examples": [{"line", "score", "source", "target"}], "prompt"}.
-#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -10,14 +9,13 @@
 
 #include "cli/common.hpp"
 #include "cli/text_input.hpp"
-#include "core/json.hpp"
-#include "core/utf8.hpp"
 #include "index/mmr.hpp"
 #include "index/vector_index.hpp"
 #include "io/model_location.hpp"
 #include "models/registry.hpp"
 #include "tasks/corpus_indexer.hpp"
 #include "tasks/sentence_encoder.hpp"
+#include "train/data.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::cli {
@@ -37,34 +35,16 @@ struct PoolItem {
 };
 
 std::vector<PoolItem> read_pool(const SelectOptions& o) {
-  std::ifstream in(o.pool, std::ios::binary);
-  if (!in) throw IoError(fmt::format("{}: cannot open for reading", o.pool));
   std::vector<PoolItem> out;
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;  // no pair on a blank line
-    if (auto bad = core::find_invalid_utf8(line); bad != std::string::npos) {
-      throw InvalidArgument(fmt::format("{}:{}: invalid UTF-8 at byte {}", o.pool, n, bad));
-    }
-    nlohmann::json j;
-    try {
-      j = core::parse_json(line, fmt::format("{}:{}", o.pool, n));
-    } catch (const IoError& e) {
-      throw InvalidArgument(e.what());
-    }
+  train::for_each_json_row(o.pool, [&](std::size_t line, const nlohmann::json& row, const std::string& where) {
     auto text = [&](const std::string& field) {
-      if (!j.is_object() || !j.contains(field) || !j[field].is_string()) {
-        throw InvalidArgument(fmt::format("{}:{}: expected an object with a string '{}' (see --source-field/--target-field)",
-                                          o.pool, n, field));
+      if (!row.contains(field) || !row[field].is_string()) {
+        throw InvalidArgument(fmt::format("{}: expected a string '{}' (see --source-field/--target-field)", where, field));
       }
-      return j[field].get<std::string>();
+      return row[field].get<std::string>();
     };
-    out.push_back({text(o.source_field), text(o.target_field), n});
-  }
-  if (out.empty()) throw InvalidArgument(fmt::format("{}: empty pool: no examples", o.pool));
+    out.push_back({text(o.source_field), text(o.target_field), static_cast<int64_t>(line)});
+  });
   return out;
 }
 
@@ -88,10 +68,8 @@ int run_select(const SelectOptions& o) {
   std::vector<std::string> sources;
   for (const auto& p : pool) sources.push_back(p.source);
   const int dim = static_cast<int>(enc.dimension());
-  auto pv = tasks::to_float_rows(enc.encode(sources, eo));
+  auto pv = tasks::to_float_rows(enc.encode(sources, eo));  // unit length: the encoder normalises
   auto qv = tasks::to_float_rows(enc.encode(inputs, eo));
-  index::normalize_rows(pv.data(), static_cast<int64_t>(pool.size()), dim);
-  index::normalize_rows(qv.data(), static_cast<int64_t>(inputs.size()), dim);
   // Exact candidates (a pool is small next to a corpus), then MMR among the best fetch_k.
   auto flat = index::VectorIndex::build(index::IndexKind::kFlat, pv.data(), static_cast<int64_t>(pool.size()), dim);
   const int64_t fetch = o.mmr_lambda < 1.0 ? std::max(o.k, o.fetch_k > 0 ? o.fetch_k : 4 * o.k) : o.k;
@@ -132,7 +110,7 @@ void add_select_examples_command(CLI::App& app, CommandList& commands) {
       "embeddings, cosine), formatted as a few-shot prompt block for an LLM translator; --mmr-lambda < 1 trades "
       "similarity for diversity (maximal marginal relevance). Output: one JSON line per input with the examples "
       "(most similar first) and the prompt (most similar example last, next to the input).");
-  sub->add_option("--pool", o->pool, "Example pool, JSONL records with source and target fields")->required()->check(kExistingPath);
+  sub->add_option("--pool", o->pool, "Example pool with source and target fields: .jsonl records, or .tsv/.csv with a header")->required()->check(kExistingPath);
   sub->add_option("--inputs,-i", o->inputs, "Inputs: .txt (one per line) or .jsonl (string or {\"text\"})")->required();
   sub->add_option("--k", o->k, "Examples per input")->capture_default_str();
   sub->add_option("--mmr-lambda", o->mmr_lambda, "1 = most similar; 0.5 = balance similarity and diversity")->capture_default_str();

@@ -1,6 +1,8 @@
 // Human-readable numbers (see format.hpp).
 #include "core/format.hpp"
 
+#include <ctime>
+
 #include <fmt/format.h>
 
 namespace xling::core {
@@ -21,6 +23,15 @@ std::string human_count(uint64_t n) {
   if (n >= 1000000ull) return fmt::format("{:.2f}M", static_cast<double>(n) / 1e6);
   if (n >= 1000ull) return fmt::format("{:.2f}k", static_cast<double>(n) / 1e3);
   return fmt::format("{}", n);
+}
+
+std::string utc_now_iso() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace xling::core

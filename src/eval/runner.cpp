@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/format.hpp"
 #include "core/json.hpp"
 #include "core/progress.hpp"
 #include "eval/mteb.hpp"
@@ -46,13 +46,6 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path, const std::strin
   return rows;
 }
 
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 }  // namespace
 
 SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
@@ -67,7 +60,7 @@ SuiteResult run_suite(const SuiteConfig& suite, const RunOptions& opt) {
   result.model = opt.model_dir;
   result.predictions = opt.predictions_dir;
   result.xling_version = kVersion;
-  result.date = now_iso();
+  result.date = core::utc_now_iso();
   std::size_t total = 0;
   for (const auto& t : suite.tasks) total += t.languages.size();
   core::Progress progress("eval", total, !opt.quiet);

@@ -2,7 +2,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <map>
 
@@ -11,6 +10,8 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "core/format.hpp"
 
 #include "xling/errors.hpp"
 
@@ -23,15 +24,6 @@ constexpr const char* kStoreFile = "docs.sqlite";
 constexpr const char* kFormat = "xling-index-1";
 
 std::string vectors_file(int64_t generation) { return fmt::format("vectors.{}.faiss", generation); }
-
-std::string now_iso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 int64_t to_i64(const std::optional<std::string>& v, const std::string& key, const std::string& dir) {
   if (!v) throw IoError(fmt::format("{}: the index settings lack '{}' (incomplete or foreign index)", dir, key));
@@ -255,7 +247,7 @@ IndexInfo IndexBuilder::finish(std::optional<IndexKind> kind, const BuildParams&
   }
   vectors_.save((fs::path(partial_) / vectors_file(1)).string());
   write_settings(docs_, settings_);
-  auto now = now_iso();
+  auto now = core::utc_now_iso();
   docs_.set_meta("kind", index_kind_name(k));
   docs_.set_meta("count", std::to_string(next_position_));
   docs_.set_meta("generation", "1");
@@ -329,7 +321,7 @@ IndexInfo IndexAppender::commit() {
   crash_point("append-before-commit");
   docs_.set_meta("count", std::to_string(next_position_));
   docs_.set_meta("generation", std::to_string(gen));
-  docs_.set_meta("updated", now_iso());
+  docs_.set_meta("updated", core::utc_now_iso());
   docs_.commit();
   committed_ = true;
   crash_point("append-after-commit");
