@@ -65,7 +65,8 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--task", opt->task,
                   "seq-cls, pair-cls, token-cls (rows: input_ids + labels, or tokens + ner_tags), bi-encoder (anchor/positive"
                   "[/negative] or sentence1/sentence2/score; saves a sentence-transformers dir), cross-encoder (query/passage/"
-                  "label or query/positive/negatives; saves a CrossEncoder dir), mlm (texts: .txt lines or {\"text\"})")
+                  "label or query/positive/negatives; saves a CrossEncoder dir), mlm (texts: .txt lines or {\"text\"}), seq2seq "
+                  "(parallel rows source/target for M2M-100/NLLB, mBART, Marian, mT5; dev BLEU/chrF++)")
       ->capture_default_str();
   sub->add_option("--model,-m", t.model_dir,
                   "Model directory (config.json, weights, tokenizer) or a shipped model's name (default: xling-mini)");
@@ -131,6 +132,12 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--normalize", t.normalize, "bi-encoder: add a Normalize module (unit-length embeddings)");
   sub->add_option("--mlm-probability", t.mlm_probability, "mlm: share of tokens (or words) masked")->capture_default_str();
   sub->add_flag("--whole-word-mask", t.whole_word_mask, "mlm: mask whole words");
+  sub->add_option("--src-lang", t.src_lang, "seq2seq: source language code of the tokenizer (fra_Latn, fr, fr_XX)");
+  sub->add_option("--tgt-lang", t.tgt_lang, "seq2seq: target language code (forced first token / target prefix)");
+  sub->add_option("--label-smoothing", t.label_smoothing, "seq2seq: label smoothing of the cross-entropy (HF's "
+                  "label_smoothing_factor)")->capture_default_str();
+  sub->add_option("--eval-max-new-tokens", t.eval_max_new_tokens, "seq2seq: new-token limit of the greedy translations "
+                  "scored on eval files")->capture_default_str();
   sub->add_flag("--label-all-tokens", t.label_all_tokens,
                 "token-cls rows given as words: label every sub-token (default: the first; -100 after)");
   sub->add_option("--multitask", t.multitask_path,

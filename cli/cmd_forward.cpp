@@ -66,7 +66,7 @@ int run_forward(const ForwardOptions& opt) {
   }
   auto in = io::Checkpoint::open(opt.inputs);
   models::NamedTensors inputs;
-  for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "labels"}) {
+  for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "labels", "decoder_input_ids"}) {
     if (const io::TensorView* v = in.find(name)) {
       if (is_floating(v->dtype)) {
         throw InvalidArgument(fmt::format("{}: '{}' must be an integer tensor, found {}", opt.inputs, name, dtype_name(v->dtype)));
@@ -98,7 +98,9 @@ void add_forward_command(CLI::App& app, CommandList& commands) {
   CLI::App* sub = app.add_subcommand(
       "forward",
       "Run a model on named input tensors and write HF's named outputs: hidden_states.N (0 = embedding output), "
-      "last_hidden_state, pooler_output, logits, loss. Inputs: input_ids, attention_mask, token_type_ids, labels "
+      "last_hidden_state, pooler_output, logits, loss; encoder-decoder models: encoder_hidden_states.N, "
+      "decoder_hidden_states.N, encoder_last_hidden_state, logits, loss. Inputs: input_ids, attention_mask, "
+      "token_type_ids, labels (seq2seq: decoder inputs are labels shifted right as in HF), decoder_input_ids "
       "(other tensors in the file, e.g. a golden's outputs, are ignored). The parity tool: compare with `xling diff`.");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json + weights)")->required();
   sub->add_option("--inputs,-i", opt->inputs, ".safetensors file with the input tensors")->required();

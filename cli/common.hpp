@@ -44,6 +44,8 @@ void add_mine_command(CLI::App& app, CommandList& commands);
 void add_index_command(CLI::App& app, CommandList& commands);  // index build/add/info/merge
 void add_search_command(CLI::App& app, CommandList& commands);
 void add_select_examples_command(CLI::App& app, CommandList& commands);
+void add_generate_command(CLI::App& app, CommandList& commands);
+void add_translate_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   add_index_command(app, commands);
   add_search_command(app, commands);
   add_select_examples_command(app, commands);
+  add_generate_command(app, commands);
+  add_translate_command(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "io/bert_config.hpp"
+#include "io/seq2seq_config.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::io {
@@ -93,7 +94,10 @@ std::vector<std::pair<std::string, std::string>> GenericConfig::summary() const 
   return out;
 }
 
-ConfigRegistry::ConfigRegistry() { register_bert_configs(*this); }
+ConfigRegistry::ConfigRegistry() {
+  register_bert_configs(*this);
+  register_seq2seq_configs(*this);
+}
 
 ConfigRegistry& ConfigRegistry::instance() {
   static ConfigRegistry registry;

@@ -71,6 +71,7 @@ GenerationConfig parse_generation_config(const nlohmann::json& json, const std::
       g.bad_words_ids.push_back(std::move(ids));
     }
   }
+  if (f.has("suppress_tokens") && !f.raw("suppress_tokens").is_null()) g.suppress_tokens = f.integer_list("suppress_tokens");
   if (f.has("stop_strings")) {
     const auto& v = f.raw("stop_strings");
     if (v.is_string()) g.stop_strings.push_back(v.get<std::string>());

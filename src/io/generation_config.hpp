@@ -37,6 +37,7 @@ struct GenerationConfig {
   EarlyStopping early_stopping = EarlyStopping::kFalse;
   int64_t no_repeat_ngram_size = 0;
   std::vector<std::vector<int64_t>> bad_words_ids;
+  std::vector<int64_t> suppress_tokens;
   std::vector<std::string> stop_strings;
 };
 

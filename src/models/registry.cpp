@@ -9,15 +9,23 @@
 
 #include "core/mapped_file.hpp"
 #include "io/bert_config.hpp"
+#include "io/seq2seq_config.hpp"
 #include "layers/modules.hpp"
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
+#include "models/bart.hpp"
 #include "models/bert.hpp"
+#include "models/t5.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::models {
 
-std::vector<std::string> supported_architectures() { return bert_architectures(); }
+std::vector<std::string> supported_architectures() {
+  auto out = bert_architectures();
+  for (auto& a : bart_architectures()) out.push_back(a);
+  for (auto& a : t5_architectures()) out.push_back(a);
+  return out;
+}
 
 torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
@@ -67,7 +75,8 @@ torch::Tensor convert_releasing(const torch::Tensor& src, const io::TensorView& 
 }  // namespace
 
 LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, const std::string& prefix,
-                        const std::vector<std::string>& tied, bool strict, torch::ScalarType dtype) {
+                        const std::vector<std::string>& tied, bool strict, torch::ScalarType dtype,
+                        const std::map<std::string, std::vector<std::string>>& fallbacks) {
   LoadReport report;
   std::set<std::string> used;
   std::vector<std::string> missing;
@@ -77,6 +86,9 @@ LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, c
     torch::Tensor& param = item.value();
     std::vector<std::string> candidates = {name};
     if (!prefix.empty() && name.rfind(prefix + ".", 0) == 0) candidates.push_back(name.substr(prefix.size() + 1));
+    if (auto fb = fallbacks.find(name); fb != fallbacks.end()) {
+      candidates.insert(candidates.end(), fb->second.begin(), fb->second.end());
+    }
     const io::TensorView* view = nullptr;
     for (const auto& c : candidates) {
       if ((view = ckpt.find(c))) break;
@@ -114,6 +126,41 @@ LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, c
   return report;
 }
 
+namespace {
+
+// Shared tail of load_model: weights (or HF-style init), dtype, device and the forward closure.
+template <typename ModuleImpl>
+void finish_loading(LoadedModel& m, std::shared_ptr<ModuleImpl> mod, const std::string& dir, const std::string& prefix,
+                    const std::vector<std::string>& tied, const std::map<std::string, std::vector<std::string>>& fallbacks,
+                    double init_std, const LoadOptions& options) {
+  mod->eval();
+  if (options.random_init) {
+    for (const auto& p : mod->named_parameters()) m.report.initialized.push_back(p.key());
+  } else {
+    auto ckpt = io::Checkpoint::open(dir);
+    m.report = load_weights(*mod, ckpt, prefix, tied, options.strict, options.dtype, fallbacks);
+  }
+  if (!m.report.initialized.empty()) layers::init_hf_style(*mod, m.report.initialized, init_std, options.init_seed);
+  torch::NoGradGuard no_grad;
+  for (auto& p : mod->parameters()) {
+    if (p.is_floating_point() && p.scalar_type() != options.dtype) p.set_data(p.to(options.dtype));
+  }
+  if (options.device != torch::kCPU) {
+    for (auto& p : mod->parameters()) p.set_data(p.to(options.device));
+  }
+  m.device = options.device;
+  m.module = mod;
+  const torch::Device device = options.device;
+  m.forward = [mod, device](const NamedTensors& in) {
+    if (device == torch::kCPU) return mod->forward(in);
+    NamedTensors moved;
+    for (const auto& [k, v] : in) moved[k] = v.defined() ? v.to(device, /*non_blocking=*/true) : v;
+    return mod->forward(moved);
+  };
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -138,36 +185,44 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
   auto* bert = dynamic_cast<io::BertConfig*>(m.config.get());
   if (bert) {
     if (auto model = make_bert_model(*bert, arch)) {
-      (*model)->eval();
-      if (options.random_init) {
-        for (const auto& p : (*model)->named_parameters()) m.report.initialized.push_back(p.key());
-      } else {
-        auto ckpt = io::Checkpoint::open(dir);
-        const std::string& prefix = (*model)->prefix;
-        std::vector<std::string> tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
-                                         "lm_head.decoder.weight", "lm_head.decoder.bias"};
-        m.report = load_weights(**model, ckpt, prefix, tied, options.strict, options.dtype);
+      std::vector<std::string> tied = {"cls.predictions.decoder.weight", "cls.predictions.decoder.bias",
+                                       "lm_head.decoder.weight", "lm_head.decoder.bias"};
+      finish_loading(m, model->ptr(), dir, (*model)->prefix, tied, {}, bert->initializer_range, options);
+      return m;
+    }
+  }
+  if (auto* bart = dynamic_cast<io::BartConfig*>(m.config.get())) {
+    if (auto model = make_bart_model(*bart, arch)) {
+      // Older saves keep model.shared only under an alias; any of them fills the shared table.
+      std::map<std::string, std::vector<std::string>> fallbacks = {
+          {"model.shared.weight", {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"}}};
+      finish_loading(m, model->ptr(), dir, "", bart_tied_aliases(*bart), fallbacks, bart->init_std, options);
+      return m;
+    }
+  }
+  if (auto* t5 = dynamic_cast<io::T5Config*>(m.config.get())) {
+    // Which embeddings have their own weights depends on the checkpoint (transformers 5 ties
+    // what is absent).
+    models::T5Layout layout;
+    std::optional<io::Checkpoint> ckpt;
+    if (!options.random_init) {
+      ckpt = io::Checkpoint::open(dir);
+      layout.own_encoder_embed = ckpt->find("encoder.embed_tokens.weight") && ckpt->find("shared.weight");
+      layout.own_decoder_embed = ckpt->find("decoder.embed_tokens.weight") && ckpt->find("shared.weight");
+      layout.own_lm_head = ckpt->find("lm_head.weight") != nullptr;
+    }
+    if (auto model = make_t5_model(*t5, arch, layout)) {
+      std::map<std::string, std::vector<std::string>> fallbacks = {
+          {"shared.weight", {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}}};
+      std::vector<std::string> tied = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight",
+                                       "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"};
+      if ((*model)->encoder_only) {
+        tied.push_back("lm_head.weight");
+        for (const auto& n : ckpt ? ckpt->names() : std::vector<std::string>{}) {
+          if (n.rfind("decoder.", 0) == 0) tied.push_back(n);  // a full checkpoint read as its encoder
+        }
       }
-      if (!m.report.initialized.empty()) {
-        layers::init_hf_style(**model, m.report.initialized, bert->initializer_range, options.init_seed);
-      }
-      torch::NoGradGuard no_grad;
-      for (auto& p : (*model)->parameters()) {
-        if (p.is_floating_point() && p.scalar_type() != options.dtype) p.set_data(p.to(options.dtype));
-      }
-      if (options.device != torch::kCPU) {
-        for (auto& p : (*model)->parameters()) p.set_data(p.to(options.device));
-      }
-      m.device = options.device;
-      std::shared_ptr<BertTaskModelImpl> mod = model->ptr();
-      m.module = mod;
-      const torch::Device device = options.device;
-      m.forward = [mod, device](const NamedTensors& in) {
-        if (device == torch::kCPU) return mod->forward(in);
-        NamedTensors moved;
-        for (const auto& [k, v] : in) moved[k] = v.defined() ? v.to(device, /*non_blocking=*/true) : v;
-        return mod->forward(moved);
-      };
+      finish_loading(m, model->ptr(), dir, "", tied, fallbacks, t5->initializer_factor, options);
       return m;
     }
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,9 +81,11 @@ std::vector<std::string> supported_architectures();
 // Copies weights from `ckpt` into `module`'s parameters (zero-copy for aligned data already
 // in `dtype`; other float dtypes are converted). A parameter named P is looked up as P, then without `prefix + "."`
 // (base-model checkpoints loaded into a head class). `tied` lists checkpoint names that are
-// aliases of other weights (ignored when present).
+// aliases of other weights (ignored when present). `fallbacks`: other checkpoint names tried,
+// in order, for a parameter its own name does not find.
 LoadReport load_weights(torch::nn::Module& module, const io::Checkpoint& ckpt, const std::string& prefix,
                         const std::vector<std::string>& tied, bool strict,
-                        torch::ScalarType dtype = torch::kFloat32);
+                        torch::ScalarType dtype = torch::kFloat32,
+                        const std::map<std::string, std::vector<std::string>>& fallbacks = {});
 
 }  // namespace xling::models

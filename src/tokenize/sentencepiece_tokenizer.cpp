@@ -617,14 +617,31 @@ std::string SentencePieceTokenizer::normalize(std::string_view text) const {
 std::string SentencePieceTokenizer::decode(const std::vector<int>& ids) const {
   const Impl& m = *impl_;
   const auto& pieces = m.proto.pieces;
-  const auto& spec = m.proto.normalizer_spec;
+  std::vector<std::pair<std::string_view, int>> items;  // (piece text, id it decodes as)
+  items.reserve(ids.size());
   for (int id : ids) {
     if (id < 0 || static_cast<std::size_t>(id) >= pieces.size()) {
       throw InvalidArgument(
           fmt::format("{}: cannot decode id {}: the vocabulary has {} pieces", m.source, id, pieces.size()));
     }
+    items.emplace_back(pieces[static_cast<std::size_t>(id)].piece, m.decode_ids[static_cast<std::size_t>(id)]);
   }
+  return decode_items(items);
+}
 
+// SentencePieceProcessor::DecodePieces: as decode, with each piece looked up by PieceToId; a
+// piece outside the vocabulary decodes as its own text (only "<unk>" itself gives the surface).
+std::string SentencePieceTokenizer::decode_pieces(const std::vector<std::string>& piece_list) const {
+  std::vector<std::pair<std::string_view, int>> items;
+  items.reserve(piece_list.size());
+  for (const auto& p : piece_list) items.emplace_back(p, impl_->piece_to_id(p));
+  return decode_items(items);
+}
+
+std::string SentencePieceTokenizer::decode_items(const std::vector<std::pair<std::string_view, int>>& items) const {
+  const Impl& m = *impl_;
+  const auto& pieces = m.proto.pieces;
+  const auto& spec = m.proto.normalizer_spec;
   std::string text;
   std::string bytes;  // pending run of byte pieces
   auto flush_bytes = [&]() {
@@ -643,9 +660,7 @@ std::string SentencePieceTokenizer::decode(const std::vector<int>& ids) const {
 
   bool is_bos_ws = true;  // still at the start of the text
   bool bos_ws_seen = false;
-  for (int original : ids) {
-    const std::string& piece_str = pieces[static_cast<std::size_t>(original)].piece;
-    const int id = m.decode_ids[static_cast<std::size_t>(original)];
+  for (const auto& [piece_str, id] : items) {
     const SpmPieceType t = m.type(id);
     if (t == SpmPieceType::kByte) {
       bytes.push_back(static_cast<char>(piece_to_byte(piece_str)));

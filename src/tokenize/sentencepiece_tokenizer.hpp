@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tokenize/sentencepiece_model.hpp"
@@ -46,6 +47,9 @@ class SentencePieceTokenizer {
   std::vector<std::string> encode_pieces(std::string_view text) const;
   // Throws InvalidArgument naming the id when an id is outside the vocabulary.
   std::string decode(const std::vector<int>& ids) const;
+  // SentencePieceProcessor.decode(pieces) (DecodePieces): a piece outside the vocabulary
+  // decodes as its own text; the rest as decode does.
+  std::string decode_pieces(const std::vector<std::string>& pieces) const;
   // The normalized text the model segments (SentencePieceProcessor.normalize).
   std::string normalize(std::string_view text) const;
 
@@ -62,6 +66,7 @@ class SentencePieceTokenizer {
  private:
   struct Impl;
   explicit SentencePieceTokenizer(std::shared_ptr<const Impl> impl);
+  std::string decode_items(const std::vector<std::pair<std::string_view, int>>& items) const;
   std::shared_ptr<const Impl> impl_;  // immutable once loaded: copies share it, threads may too
 };
 

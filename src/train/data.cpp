@@ -286,8 +286,9 @@ Task parse_task(const std::string& name) {
   if (name == "bi-encoder") return Task::kBiEncoder;
   if (name == "cross-encoder") return Task::kCrossEncoder;
   if (name == "mlm") return Task::kMlm;
+  if (name == "seq2seq") return Task::kSeq2Seq;
   throw InvalidArgument(
-      fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm", name));
+      fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm, seq2seq", name));
 }
 
 const char* task_name(Task t) {
@@ -298,6 +299,7 @@ const char* task_name(Task t) {
     case Task::kBiEncoder: return "bi-encoder";
     case Task::kCrossEncoder: return "cross-encoder";
     case Task::kMlm: return "mlm";
+    case Task::kSeq2Seq: return "seq2seq";
   }
   return "?";
 }

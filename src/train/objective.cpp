@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "io/bert_config.hpp"
+#include "io/seq2seq_config.hpp"
 #include "train/hf_output.hpp"
 #include "train/objective_impl.hpp"
 #include "xling/errors.hpp"
@@ -74,6 +75,7 @@ std::string head_architecture(const std::string& arch, Task task) {
     case Task::kTokenCls: return family + "ForTokenClassification";
     case Task::kBiEncoder: return family + "Model";
     case Task::kMlm: return family + "ForMaskedLM";
+    case Task::kSeq2Seq: return arch;  // the checkpoint's own generation class (MarianMTModel, ...)
   }
   return arch;
 }
@@ -87,6 +89,7 @@ std::unique_ptr<Objective> make_objective(const TrainOptions& opt, const std::st
     case Task::kBiEncoder: return make_embed_objective(opt, load_dir, report);
     case Task::kCrossEncoder: return make_rerank_objective(opt, load_dir, report);
     case Task::kMlm: return make_mlm_objective(opt, load_dir, report);
+    case Task::kSeq2Seq: return make_seq2seq_objective(opt, load_dir, report);
   }
   throw InvalidArgument("unknown task");
 }
@@ -94,12 +97,14 @@ std::unique_ptr<Objective> make_objective(const TrainOptions& opt, const std::st
 namespace detail {
 
 void check_vocabulary(const models::LoadedModel& m, const std::vector<int64_t>& ids, const std::string& where) {
-  const auto* bert = dynamic_cast<const io::BertConfig*>(m.config.get());
-  if (!bert) return;
+  int64_t vocab = 0;
+  if (const auto* bert = dynamic_cast<const io::BertConfig*>(m.config.get())) vocab = bert->vocab_size;
+  if (const auto* s2s = dynamic_cast<const io::Seq2SeqConfig*>(m.config.get())) vocab = s2s->vocab_size;
+  if (vocab == 0) return;
   for (auto id : ids) {
-    if (id < 0 || id >= bert->vocab_size) {
+    if (id < 0 || id >= vocab) {
       throw InvalidArgument(fmt::format("{}: token id {} is outside the model's vocabulary [0, {}) — is the tokenizer the "
-                                        "model's?", where, id, bert->vocab_size));
+                                        "model's?", where, id, vocab));
     }
   }
 }

@@ -7,6 +7,7 @@
 //   bi-encoder                      objective_embed.cpp     <Family>Model + pooling (sentence-transformers dir)
 //   cross-encoder                   objective_rerank.cpp    <Family>ForSequenceClassification, 1 logit
 //   mlm                             objective_mlm.cpp       <Family>ForMaskedLM
+//   seq2seq                         objective_seq2seq.cpp   the checkpoint's *ForConditionalGeneration / MarianMTModel
 //   --multitask                     objective_multitask.cpp several of the above, one shared encoder
 #pragma once
 

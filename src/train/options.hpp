@@ -83,6 +83,12 @@ struct TrainOptions {
   // Several tasks on one shared encoder, from a JSON file (docs/cli.md "Multitask"): each task
   // has its own rows, head and eval files; task, train_path and eval_paths are then unused.
   std::string multitask_path;
+  // seq2seq: the language codes of the tokenizer (NLLB fra_Latn, M2M-100 fr, mBART fr_XX, multi-target
+  // Marian fra), label smoothing of the token cross-entropy (HF's label_smoothing_factor), and the
+  // new-token limit of the greedy translations scored on eval files (BLEU, chrF++).
+  std::string src_lang, tgt_lang;
+  double label_smoothing = 0.0;
+  int64_t eval_max_new_tokens = 128;
   // Run forward/backward under bf16 autocast (weights and optimizer stay fp32).
   bool bf16 = false;
   bool dry_run = false;

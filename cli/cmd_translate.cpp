@@ -1,0 +1,194 @@
+// `xling translate`: text in, text out with an encoder-decoder MT model from its HF
+// directory (NLLB/M2M-100/SMaLL-100, mBART-50, Marian/OPUS-MT, mT5). One output line per
+// input line in input order; an empty line gives an empty line. Inputs are batched by source
+// tokens after sorting by length; --sentence-split translates a paragraph sentence by sentence.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "core/progress.hpp"
+#include "core/utf8.hpp"
+#include "generate/seq2seq_scorer.hpp"
+#include "io/generation_config.hpp"
+#include "io/model_location.hpp"
+#include "models/registry.hpp"
+#include "models/seq2seq.hpp"
+#include "tokenize/sentence_splitter.hpp"
+#include "tokenize/translation_tokenizer.hpp"
+#include "xling/errors.hpp"
+
+namespace xling::cli {
+namespace {
+
+struct TranslateOptions {
+  std::string model, src_lang, tgt_lang, input = "-", output = "-", dtype = "f32", device = "cpu";
+  int64_t num_beams = 0, max_new_tokens = 0;
+  std::size_t max_input_length = 0, batch_tokens = 4096;
+  bool sentence_split = false, quiet = false;
+};
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  auto read = [&](std::istream& in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(std::move(line));
+    }
+  };
+  if (path == "-") {
+    read(std::cin);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(fmt::format("{}: cannot open", path));
+    read(in);
+  }
+  if (lines.empty()) throw InvalidArgument(fmt::format("{}: no input lines (the file is empty)", path == "-" ? "stdin" : path));
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (auto bad = core::find_invalid_utf8(lines[i]); bad != std::string::npos) {
+      throw InvalidArgument(fmt::format("{}:{}: invalid UTF-8 at byte {}", path == "-" ? "stdin" : path, i + 1, bad));
+    }
+  }
+  return lines;
+}
+
+int run_translate(const TranslateOptions& opt, CLI::App* sub) {
+  if (opt.batch_tokens == 0) throw InvalidArgument("--batch-tokens must be at least 1");
+  auto lines = read_lines(opt.input);
+  auto tok = tokenize::TranslationTokenizer::load(opt.model);
+  // validate the languages before loading weights: the error lists the valid codes
+  if (tok.uses_source_language()) {
+    if (opt.src_lang.empty()) {
+      throw InvalidArgument(fmt::format("{} ({}) needs --src-lang; valid codes: {}", opt.model, tok.family_name(),
+                                        fmt::join(tok.languages(), " ")));
+    }
+    tok.language_token_id(opt.src_lang);
+  }
+  if (tok.uses_target_language()) {
+    if (opt.tgt_lang.empty()) {
+      throw InvalidArgument(fmt::format("{} ({}) needs --tgt-lang; valid codes: {}", opt.model, tok.family_name(),
+                                        fmt::join(tok.languages(), " ")));
+    }
+    tok.language_token_id(opt.tgt_lang);
+  }
+  auto device = models::parse_device(opt.device);
+  auto m = models::load_model(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device));
+  auto* s2s = models::as_seq2seq(*m.module);
+  if (!s2s) {
+    throw UnsupportedModel(fmt::format("{}: {} is not an encoder-decoder translation model (M2M-100/NLLB, mBART, Marian, "
+                                       "mT5); decoder-only LLM translation is not available yet",
+                                       opt.model, m.architecture));
+  }
+  std::optional<io::GenerationConfig> gen_config;
+  if (std::filesystem::exists(std::filesystem::path(opt.model) / "generation_config.json")) {
+    gen_config = io::load_generation_config(opt.model);
+  }
+  generate::GenerationOverrides ov;
+  if (sub->count("--num-beams")) ov.num_beams = opt.num_beams;
+  if (sub->count("--max-new-tokens")) ov.max_new_tokens = opt.max_new_tokens;
+  if (auto bos = tok.forced_bos(opt.tgt_lang)) ov.forced_bos_token_id = *bos;
+  const auto& cfg = s2s->seq2seq_config();
+  auto options = generate::resolve_options(cfg, gen_config ? &*gen_config : nullptr, ov, 1);
+  const int64_t start = generate::decoder_start_token(cfg, gen_config ? &*gen_config : nullptr);
+
+  // Units to translate: whole lines, or their sentences; empty lines translate to "".
+  struct Unit {
+    std::size_t line;
+    std::vector<int64_t> ids;
+  };
+  std::vector<std::vector<tokenize::SentenceSpan>> spans(lines.size());
+  std::vector<Unit> units;
+  tokenize::SourceOptions so;
+  so.max_length = opt.max_input_length ? opt.max_input_length : tok.model_max_length();
+  std::size_t truncated = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::vector<std::string> pieces;
+    if (opt.sentence_split) {
+      spans[i] = tokenize::split_sentences(lines[i]);
+      for (const auto& s : spans[i]) pieces.push_back(s.text);
+    } else if (lines[i].find_first_not_of(" \t") != std::string::npos) {
+      pieces.push_back(lines[i]);
+    }
+    for (const auto& p : pieces) {
+      auto full = tok.encode_source(p, opt.src_lang, opt.tgt_lang);
+      auto ids = so.max_length ? tok.encode_source(p, opt.src_lang, opt.tgt_lang, so) : full;
+      if (ids.size() < full.size()) ++truncated;
+      units.push_back({i, std::move(ids)});
+    }
+  }
+  if (truncated && !opt.quiet) {
+    std::cerr << fmt::format("xling translate: {} input(s) longer than {} tokens were truncated (--max-input-length)\n",
+                             truncated, so.max_length);
+  }
+  // Longest first, batches of at most batch_tokens source tokens (times the beams).
+  std::vector<std::size_t> order(units.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return units[a].ids.size() > units[b].ids.size(); });
+  std::vector<std::string> translated(units.size());
+  core::Progress progress("translate", units.size(), !opt.quiet);
+  torch::InferenceMode guard;
+  std::size_t pos = 0;
+  const std::size_t budget = std::max<std::size_t>(1, opt.batch_tokens / static_cast<std::size_t>(options.num_beams));
+  while (pos < order.size()) {
+    const std::size_t longest = units[order[pos]].ids.size();
+    const std::size_t n = std::max<std::size_t>(1, std::min(order.size() - pos, budget / std::max<std::size_t>(1, longest)));
+    std::vector<std::vector<int64_t>> batch;
+    for (std::size_t k = 0; k < n; ++k) batch.push_back(units[order[pos + k]].ids);
+    auto results = generate::generate_seq2seq(*s2s, batch, start, options, device);
+    std::vector<std::vector<int64_t>> best;
+    for (auto& r : results) best.push_back(std::move(r.at(0).ids));
+    auto texts = tok.decode_target_batch(best);
+    for (std::size_t k = 0; k < n; ++k) translated[order[pos + k]] = std::move(texts[k]);
+    pos += n;
+    progress.advance(n);
+  }
+  // Reassemble lines.
+  std::vector<std::vector<std::string>> per_line(lines.size());
+  for (std::size_t u = 0; u < units.size(); ++u) per_line[units[u].line].push_back(std::move(translated[u]));
+  TextOutput out(opt.output);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (opt.sentence_split) out.stream() << tokenize::join_sentences(per_line[i], spans[i]) << '\n';
+    else out.stream() << (per_line[i].empty() ? std::string() : per_line[i][0]) << '\n';
+  }
+  out.commit();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_translate_command(CLI::App& app, CommandList& commands) {
+  auto opt = std::make_shared<TranslateOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "translate",
+      "Translate text with an encoder-decoder MT model from its Hugging Face directory: NLLB-200, M2M-100, SMaLL-100 "
+      "(language codes like fra_Latn / fr), mBART-50 (fr_XX), Marian/OPUS-MT (multi-target models: >>fra<< or fra), "
+      "mT5/mT0 (no codes; put a task prefix in the text). One output line per input line, in order; empty lines stay "
+      "empty. Decoding settings not given come from the model's generation_config.json, as in HF.");
+  sub->add_option("--model,-m", opt->model, "Model directory (config.json, weights, tokenizer files)")->required();
+  sub->add_option("--src-lang", opt->src_lang, "Source language code (models with language tokens)");
+  sub->add_option("--tgt-lang", opt->tgt_lang, "Target language code (models with language tokens)");
+  sub->add_option("--input,-i", opt->input, "Text file, one segment per line (default: stdin)");
+  sub->add_option("--output,-o", opt->output, "Output file (default: stdout)");
+  sub->add_option("--num-beams", opt->num_beams, "Beam width (default: generation_config.json, else 1)")->check(CLI::PositiveNumber);
+  sub->add_option("--max-new-tokens", opt->max_new_tokens, "New tokens per segment at most (default: the model's max_length)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-input-length", opt->max_input_length,
+                  "Source tokens kept per segment, specials included (default: the tokenizer's model_max_length); "
+                  "longer inputs are truncated with a warning");
+  sub->add_option("--batch-tokens", opt->batch_tokens, "Source tokens x beams per batch (default 4096)");
+  sub->add_flag("--sentence-split", opt->sentence_split,
+                "Split each line into sentences, translate them, and join the translations (document-level input)");
+  sub->add_flag("--quiet,-q", opt->quiet, "No progress bar or warnings");
+  add_compute_options(sub, opt->device, opt->dtype);
+  commands.push_back({sub, [opt, sub]() {
+    opt->model = io::resolve_model(opt->model);
+    return run_translate(*opt, sub);
+  }});
+}
+
+}  // namespace xling::cli

@@ -1,0 +1,60 @@
+// Encoder-decoder scoring and batching (see seq2seq_scorer.hpp).
+#include "generate/seq2seq_scorer.hpp"
+
+#include <fmt/format.h>
+
+#include "xling/errors.hpp"
+
+namespace xling::generate {
+
+Seq2SeqScorer::Seq2SeqScorer(models::Seq2SeqModel& model, const torch::Tensor& input_ids,
+                             const torch::Tensor& attention_mask)
+    : model_(model), device_(input_ids.device()) {
+  auto memory = model_.encode(input_ids, attention_mask);
+  device_ = memory.device();
+  state_ = model_.start_decoding(memory, attention_mask);
+}
+
+torch::Tensor Seq2SeqScorer::next_logits(const torch::Tensor& new_ids) {
+  return model_.decode_step(new_ids.to(device_), state_);
+}
+
+void Seq2SeqScorer::select_rows(const torch::Tensor& rows) { state_.select_rows(rows.to(device_)); }
+
+int64_t decoder_start_token(const io::Seq2SeqConfig& config, const io::GenerationConfig* generation) {
+  if (generation && generation->decoder_start_token_id) return *generation->decoder_start_token_id;
+  return config.decoder_start_token_id;
+}
+
+std::vector<std::vector<Hypothesis>> generate_seq2seq(models::Seq2SeqModel& model,
+                                                      const std::vector<std::vector<int64_t>>& sources,
+                                                      int64_t decoder_start, const GenerationOptions& options,
+                                                      const torch::Device& device) {
+  if (sources.empty()) return {};
+  const auto& cfg = model.seq2seq_config();
+  const int64_t pad = cfg.pad_token_id.value_or(0);
+  std::size_t longest = 0;
+  for (const auto& s : sources) longest = std::max(longest, s.size());
+  if (longest == 0) throw InvalidArgument("generate: a source has no tokens");
+  const int64_t b = static_cast<int64_t>(sources.size()), s = static_cast<int64_t>(longest);
+  auto ids = torch::full({b, s}, pad, torch::kLong);
+  auto mask = torch::zeros({b, s}, torch::kLong);
+  for (int64_t i = 0; i < b; ++i) {
+    const auto& src = sources[static_cast<std::size_t>(i)];
+    for (std::size_t j = 0; j < src.size(); ++j) {
+      if (src[j] < 0 || src[j] >= cfg.vocab_size) {
+        throw InvalidArgument(fmt::format("generate: source {} has token id {} outside the vocabulary [0, {})", i, src[j],
+                                          cfg.vocab_size));
+      }
+    }
+    if (src.empty()) throw InvalidArgument(fmt::format("generate: source {} has no tokens", i));
+    ids[i].narrow(0, 0, static_cast<int64_t>(src.size()))
+        .copy_(torch::tensor(src, torch::TensorOptions().dtype(torch::kLong)));
+    mask[i].narrow(0, 0, static_cast<int64_t>(src.size())).fill_(1);
+  }
+  Seq2SeqScorer scorer(model, ids.to(device), mask.to(device));
+  auto prompts = torch::full({b, 1}, decoder_start, torch::kLong);
+  return generate(scorer, prompts, options);
+}
+
+}  // namespace xling::generate

@@ -1,0 +1,40 @@
+// Encoder-decoder generation: encodes the sources once, then lets the generator decode with
+// the model's caches (Seq2SeqScorer), and the batch helper behind `xling generate` and
+// `xling translate` (padding, decoder start tokens, device placement).
+#pragma once
+
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "generate/generator.hpp"
+#include "models/seq2seq.hpp"
+
+namespace xling::generate {
+
+class Seq2SeqScorer : public TokenScorer {
+ public:
+  // input_ids, attention_mask: (B, S); encodes them under the caller's grad mode.
+  Seq2SeqScorer(models::Seq2SeqModel& model, const torch::Tensor& input_ids, const torch::Tensor& attention_mask);
+  torch::Tensor next_logits(const torch::Tensor& new_ids) override;
+  void select_rows(const torch::Tensor& rows) override;
+
+ private:
+  models::Seq2SeqModel& model_;
+  models::DecoderState state_;
+  torch::Device device_;
+};
+
+// The decoder start token HF uses: generation_config's decoder_start_token_id, else config.json's.
+int64_t decoder_start_token(const io::Seq2SeqConfig& config, const io::GenerationConfig* generation);
+
+// Generates for sources of any lengths (each a list of ids, EOS included as the tokenizer made
+// it): right-pads them with the pad id into one batch on `device`, starts every row with the
+// decoder start token. Returns num_return_sequences hypotheses per source (ids start with the
+// decoder start token, as HF returns them).
+std::vector<std::vector<Hypothesis>> generate_seq2seq(models::Seq2SeqModel& model,
+                                                      const std::vector<std::vector<int64_t>>& sources,
+                                                      int64_t decoder_start, const GenerationOptions& options,
+                                                      const torch::Device& device);
+
+}  // namespace xling::generate

@@ -1,0 +1,46 @@
+// What every encoder-decoder family offers the generator and the trainer: encode once, then
+// decode step by step with cached keys/values, plus HF's label shifting for teacher forcing.
+#pragma once
+
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "io/seq2seq_config.hpp"
+#include "layers/attention.hpp"
+
+namespace xling::models {
+
+// The decoder's state during generation: one self-attention and one cross-attention cache per
+// decoder layer, the encoder output and its padding bias. Rows are hypotheses (batch x beams).
+struct DecoderState {
+  std::vector<layers::KVCache> self_cache, cross_cache;
+  torch::Tensor memory;       // encoder output (N, S, D)
+  torch::Tensor memory_bias;  // (N, 1, 1, S) additive padding bias
+  int64_t past = 0;           // decoder positions already in the self-attention caches
+
+  // Keeps rows `rows` (int64 (N')): beam reordering or dropping finished rows.
+  void select_rows(const torch::Tensor& rows);
+};
+
+class Seq2SeqModel {
+ public:
+  virtual ~Seq2SeqModel() = default;
+  // input_ids, attention_mask: (N, S) int64 -> encoder output (N, S, D)
+  virtual torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) = 0;
+  // A fresh state over an encoder output (N, S, D) and its mask (N, S).
+  virtual DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& attention_mask) = 0;
+  // Feeds T new decoder tokens ids (N, T) after state.past cached ones; returns the logits of
+  // the last new position (N, V) in float32 and advances the state by T.
+  virtual torch::Tensor decode_step(const torch::Tensor& ids, DecoderState& state) = 0;
+  virtual const io::Seq2SeqConfig& seq2seq_config() const = 0;
+};
+
+// labels (B, T) with -100 for ignored positions -> decoder_input_ids (B, T) as the family's HF
+// class makes them (-100 -> pad first; then start token in front, or mBART's rotation).
+torch::Tensor shift_labels_right(const torch::Tensor& labels, const io::Seq2SeqConfig& config);
+
+// `module` as a Seq2SeqModel, or nullptr.
+Seq2SeqModel* as_seq2seq(torch::nn::Module& module);
+
+}  // namespace xling::models
