@@ -2,6 +2,7 @@
 // ({"input_ids": [...]} per line), JSONL out ({"output_ids": [...], "score": x|null}, K lines
 // per input with --num-return-sequences K), each sequence as HF returns it for that input
 // alone. Flags not given take their values from generation_config.json, as HF does.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -92,6 +93,7 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   if (opt.batch_size == 0) throw InvalidArgument("--batch-size must be at least 1");
 
   auto inputs = read_id_lines(opt.input);
+  const auto t0 = std::chrono::steady_clock::now();
   auto device = models::parse_device(opt.device);
   auto m = models::load_model(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device));
   auto* s2s = models::as_seq2seq(*m.module);
@@ -109,6 +111,8 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   const int64_t start = generate::decoder_start_token(cfg, gen_config ? &*gen_config : nullptr);
   TextOutput out(opt.output);
   core::Progress progress("generate", inputs.size());
+  const auto t1 = std::chrono::steady_clock::now();
+  std::size_t new_tokens = 0;
   torch::InferenceMode guard;
   for (std::size_t first = 0; first < inputs.size(); first += opt.batch_size) {
     const std::size_t n = std::min(opt.batch_size, inputs.size() - first);
@@ -117,6 +121,7 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
     auto results = generate::generate_seq2seq(*s2s, batch, start, options, device);
     for (const auto& hyps : results) {
       for (const auto& h : hyps) {
+        new_tokens += h.ids.size() - 1;
         nlohmann::json line = {{"output_ids", h.ids}, {"score", nullptr}};
         if (h.score) line["score"] = *h.score;
         out.stream() << line.dump() << '\n';
@@ -125,6 +130,10 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
     progress.advance(n);
   }
   out.commit();
+  const auto t2 = std::chrono::steady_clock::now();
+  const double load_s = std::chrono::duration<double>(t1 - t0).count(), gen_s = std::chrono::duration<double>(t2 - t1).count();
+  std::cerr << fmt::format("xling generate: {} inputs, {} new tokens in {:.2f} s ({:.1f} tokens/s; model loaded in {:.2f} s)\n",
+                           inputs.size(), new_tokens, gen_s, gen_s > 0 ? static_cast<double>(new_tokens) / gen_s : 0.0, load_s);
   return kExitOk;
 }
 

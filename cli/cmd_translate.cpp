@@ -57,6 +57,18 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+// The output keeps one line per input line: a translation's own line breaks (a vocabulary may
+// hold "\n" pieces) are written as spaces.
+std::string one_line(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;  // \r\n -> one space
+    out.push_back(text[i] == '\n' || text[i] == '\r' ? ' ' : text[i]);
+  }
+  return out;
+}
+
 int run_translate(const TranslateOptions& opt, CLI::App* sub) {
   if (opt.batch_tokens == 0) throw InvalidArgument("--batch-tokens must be at least 1");
   auto lines = read_lines(opt.input);
@@ -143,7 +155,7 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
     std::vector<std::vector<int64_t>> best;
     for (auto& r : results) best.push_back(std::move(r.at(0).ids));
     auto texts = tok.decode_target_batch(best);
-    for (std::size_t k = 0; k < n; ++k) translated[order[pos + k]] = std::move(texts[k]);
+    for (std::size_t k = 0; k < n; ++k) translated[order[pos + k]] = one_line(std::move(texts[k]));
     pos += n;
     progress.advance(n);
   }
@@ -168,7 +180,8 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
       "Translate text with an encoder-decoder MT model from its Hugging Face directory: NLLB-200, M2M-100, SMaLL-100 "
       "(language codes like fra_Latn / fr), mBART-50 (fr_XX), Marian/OPUS-MT (multi-target models: >>fra<< or fra), "
       "mT5/mT0 (no codes; put a task prefix in the text). One output line per input line, in order; empty lines stay "
-      "empty. Decoding settings not given come from the model's generation_config.json, as in HF.");
+      "empty; line breaks inside a translation are written as spaces. Decoding settings not given come from the "
+      "model's generation_config.json, as in HF.");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json, weights, tokenizer files)")->required();
   sub->add_option("--src-lang", opt->src_lang, "Source language code (models with language tokens)");
   sub->add_option("--tgt-lang", opt->tgt_lang, "Target language code (models with language tokens)");

@@ -140,7 +140,14 @@ std::string translate_one(const std::string& dir, const std::string& text, const
   auto ids = tok.encode_source(text, p.src, p.tgt, so);
   auto r = generate::generate_seq2seq(*s2s, {ids}, generate::decoder_start_token(s2s->seq2seq_config(), nullptr), opts,
                                       torch::kCPU);
-  return tok.decode_target(r.at(0).at(0).ids);
+  std::string decoded = tok.decode_target(r.at(0).at(0).ids);
+  // the CLI keeps one line per input: line breaks inside a translation become spaces
+  std::string out;
+  for (std::size_t i = 0; i < decoded.size(); ++i) {
+    if (decoded[i] == '\r' && i + 1 < decoded.size() && decoded[i + 1] == '\n') continue;
+    out.push_back(decoded[i] == '\n' || decoded[i] == '\r' ? ' ' : decoded[i]);
+  }
+  return out;
 }
 
 std::vector<std::string> lang_args(const Pair& p) {
