@@ -10,13 +10,16 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-torch::Tensor token_mask(const std::vector<int64_t>& ids, int64_t vocab, const torch::Device& device) {
-  auto mask = torch::zeros({vocab}, torch::TensorOptions().dtype(torch::kBool));
-  auto* m = mask.data_ptr<bool>();
+// -inf in the columns `ids` (those inside the vocabulary), in place: scores are always a fresh
+// tensor here (log_softmax or the model's logits).
+void ban_columns(torch::Tensor& scores, const std::vector<int64_t>& ids) {
+  std::vector<int64_t> cols;
   for (int64_t id : ids) {
-    if (id >= 0 && id < vocab) m[id] = true;
+    if (id >= 0 && id < scores.size(1)) cols.push_back(id);
   }
-  return mask.to(device);
+  if (cols.empty()) return;
+  auto idx = torch::tensor(cols, torch::TensorOptions().dtype(torch::kLong)).to(scores.device());
+  scores.index_fill_(1, idx, kNegInf);
 }
 
 // Rows x banned token ids -> -inf at those positions.
@@ -86,7 +89,6 @@ torch::Tensor force_token(const torch::Tensor& scores, int64_t token) {
 
 torch::Tensor process_logits(const torch::Tensor& sequences, torch::Tensor scores, const GenerationOptions& o) {
   const int64_t cur_len = sequences.size(1);
-  const int64_t vocab = scores.size(1);
   if (o.repetition_penalty != 1.0) {
     auto seen = scores.gather(1, sequences);
     seen = torch::where(seen < 0, seen * o.repetition_penalty, seen / o.repetition_penalty);
@@ -98,14 +100,10 @@ torch::Tensor process_logits(const torch::Tensor& sequences, torch::Tensor score
   if (!o.bad_words_ids.empty()) ban(scores, bad_words(seq_cpu, o));
   const bool eos_banned = (o.min_length > 0 && cur_len < o.min_length) ||
                           (o.min_new_tokens > 0 && cur_len - o.prompt_length < o.min_new_tokens);
-  if (eos_banned && !o.eos_token_ids.empty()) {
-    scores = scores.masked_fill(token_mask(o.eos_token_ids, vocab, scores.device()), kNegInf);
-  }
+  if (eos_banned) ban_columns(scores, o.eos_token_ids);
   if (o.forced_bos_token_id && cur_len == 1) scores = force_token(scores, *o.forced_bos_token_id);
   if (o.forced_eos_token_id && cur_len == o.max_length - 1) scores = force_token(scores, *o.forced_eos_token_id);
-  if (!o.suppress_tokens.empty()) {
-    scores = scores.masked_fill(token_mask(o.suppress_tokens, vocab, scores.device()), kNegInf);
-  }
+  ban_columns(scores, o.suppress_tokens);
   return scores;
 }
 

@@ -7,9 +7,35 @@ namespace xling::layers {
 
 void KVCache::select_rows(const torch::Tensor& rows) {
   if (empty()) return;
+  if (pending.defined()) {
+    k = k.index_select(0, pending);
+    v = v.index_select(0, pending);
+    pending = torch::Tensor();
+  }
   k = k.index_select(0, rows);
   v = v.index_select(0, rows);
 }
+
+void KVCache::defer_rows(const torch::Tensor& rows) {
+  if (empty()) return;
+  pending = pending.defined() ? pending.index_select(0, rows) : rows;
+}
+
+namespace {
+
+// cache rows (optionally selected by `rows`) followed by `fresh` along the positions:
+// (N, H, P, Dh) + (N', H, T, Dh) -> (N', H, P + T, Dh), written once.
+torch::Tensor append_positions(const torch::Tensor& cache, const torch::Tensor& rows, const torch::Tensor& fresh) {
+  if (!rows.defined()) return torch::cat({cache, fresh}, 2);
+  const int64_t p = cache.size(2), t = fresh.size(2);
+  auto out = torch::empty({fresh.size(0), cache.size(1), p + t, cache.size(3)}, cache.options());
+  auto head = out.narrow(2, 0, p);
+  at::index_select_out(head, cache, 0, rows);
+  out.narrow(2, p, t).copy_(fresh);
+  return out;
+}
+
+}  // namespace
 
 MultiHeadAttentionImpl::MultiHeadAttentionImpl(const AttentionOptions& opt)
     : heads(opt.heads), head_dim(opt.head_dim), scale(opt.scale) {
@@ -40,8 +66,9 @@ torch::Tensor MultiHeadAttentionImpl::self_attention(const torch::Tensor& x, con
   auto vh = split_heads(v->forward(x));
   if (cache) {
     if (!cache->empty()) {
-      kh = torch::cat({cache->k, kh}, 2);
-      vh = torch::cat({cache->v, vh}, 2);
+      kh = append_positions(cache->k, cache->pending, kh);
+      vh = append_positions(cache->v, cache->pending, vh);
+      cache->pending = torch::Tensor();
     }
     cache->k = kh;
     cache->v = vh;
@@ -51,6 +78,19 @@ torch::Tensor MultiHeadAttentionImpl::self_attention(const torch::Tensor& x, con
 
 torch::Tensor MultiHeadAttentionImpl::cross_attention(const torch::Tensor& x, const torch::Tensor& memory,
                                                       const torch::Tensor& bias, KVCache* cache) {
+  if (cache && !cache->empty() && cache->k.size(0) != x.size(0)) {
+    // Grouped rows: x holds G = N / I consecutive rows per cached item (beams of one source).
+    // They attend as G * T query positions of that item: the same numbers, no copies of K/V.
+    const int64_t items = cache->k.size(0), n = x.size(0), t = x.size(1), g = n / items;
+    auto qh = q->forward(x).view({items, g, t, heads, head_dim}).permute({0, 3, 1, 2, 4}).reshape({items, heads, g * t, head_dim});
+    std::optional<torch::Tensor> mask;
+    if (bias.defined()) mask = bias.to(qh.scalar_type());
+    const double p = is_training() ? dropout : 0.0;
+    auto out = at::scaled_dot_product_attention(qh, cache->k, cache->v, mask, p, /*is_causal=*/false, scale);
+    // (I, H, G*T, Dh) -> (I, G, T, H, Dh) -> (N, T, H*Dh)
+    out = out.view({items, heads, g, t, head_dim}).permute({0, 2, 3, 1, 4}).reshape({n, t, heads * head_dim});
+    return o->forward(out);
+  }
   auto qh = split_heads(q->forward(x));
   torch::Tensor kh, vh;
   if (cache && !cache->empty()) {
@@ -65,6 +105,11 @@ torch::Tensor MultiHeadAttentionImpl::cross_attention(const torch::Tensor& x, co
     }
   }
   return o->forward(attend(qh, kh, vh, bias));
+}
+
+void MultiHeadAttentionImpl::fill_cross_cache(const torch::Tensor& memory, KVCache& cache) {
+  cache.k = split_heads(k->forward(memory));
+  cache.v = split_heads(v->forward(memory));
 }
 
 torch::Tensor padding_bias(const torch::Tensor& attention_mask, torch::ScalarType dtype) {

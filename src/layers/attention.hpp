@@ -21,6 +21,10 @@ struct KVCache {
   bool empty() const { return !k.defined(); }
   // Keeps rows `rows` (int64 (N')) in that order: beam search reordering, finished rows dropped.
   void select_rows(const torch::Tensor& rows);
+  // The same, applied lazily by the next self-attention append, which then writes the selected
+  // rows and the new positions into one new buffer (one copy per step instead of two).
+  void defer_rows(const torch::Tensor& rows);
+  torch::Tensor pending;  // rows to select before the next append, or undefined
 };
 
 struct AttentionNames {
@@ -44,9 +48,14 @@ struct MultiHeadAttentionImpl : torch::nn::Module {
   // the T new ones (nullptr: no cache, P = 0) -> (N, T, D).
   torch::Tensor self_attention(const torch::Tensor& x, const torch::Tensor& bias, KVCache* cache);
   // Cross-attention over `memory` (N, S, D) with bias (N|1, 1, 1|T, S). With a cache, the keys
-  // and values of `memory` are computed on the first call and reused afterwards.
+  // and values of `memory` are computed on the first call and reused afterwards. A cache with
+  // I < N rows serves N / I consecutive rows each (beams of one source; bias then (I, 1, 1, S)).
   torch::Tensor cross_attention(const torch::Tensor& x, const torch::Tensor& memory, const torch::Tensor& bias,
                                 KVCache* cache);
+
+  // Fills `cache` with the keys and values of `memory` (N, S, D): cross-attention computed once
+  // per source, before beams multiply the rows.
+  void fill_cross_cache(const torch::Tensor& memory, KVCache& cache);
 
   Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
   int64_t heads, head_dim;

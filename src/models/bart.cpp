@@ -221,6 +221,10 @@ DecoderState BartForConditionalGenerationImpl::start_decoding(const torch::Tenso
   s.memory_bias = layers::padding_bias(attention_mask.to(memory.device()), memory.scalar_type());
   s.self_cache.resize(model->decoder->layers->size());
   s.cross_cache.resize(model->decoder->layers->size());
+  for (std::size_t i = 0; i < model->decoder->layers->size(); ++i) {
+    model->decoder->layers[i]->as<BartLayerImpl>()->encoder_attn->fill_cross_cache(memory, s.cross_cache[i]);
+  }
+  s.memory = torch::Tensor();
   return s;
 }
 

@@ -1,6 +1,8 @@
 // Decoder state handling and HF's label shifting (see seq2seq.hpp).
 #include "models/seq2seq.hpp"
 
+#include <algorithm>
+
 #include "models/bart.hpp"
 #include "models/t5.hpp"
 #include "xling/errors.hpp"
@@ -8,10 +10,44 @@
 namespace xling::models {
 
 void DecoderState::select_rows(const torch::Tensor& rows) {
-  for (auto& c : self_cache) c.select_rows(rows);
-  for (auto& c : cross_cache) c.select_rows(rows);
-  memory = memory.index_select(0, rows);
-  memory_bias = memory_bias.index_select(0, rows);
+  for (auto& c : self_cache) c.defer_rows(rows);
+  // The new rows as runs of one source item each: equal-length runs keep the cross caches per
+  // item (selecting items only when the set changes); anything else expands them per row.
+  auto r = rows.to(torch::kCPU).contiguous();
+  const int64_t n = r.numel();
+  const auto* p = r.data_ptr<int64_t>();
+  std::vector<int64_t> items;
+  std::vector<int64_t> run_lengths;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t item = p[i] / rows_per_item;
+    if (items.empty() || items.back() != item) {
+      items.push_back(item);
+      run_lengths.push_back(0);
+    }
+    ++run_lengths.back();
+  }
+  bool uniform = !items.empty();
+  for (int64_t len : run_lengths) uniform = uniform && len == run_lengths.front();
+  std::vector<int64_t> sorted = items;
+  std::sort(sorted.begin(), sorted.end());
+  uniform = uniform && std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();  // each item once
+  torch::Tensor item_rows;
+  if (uniform) {
+    const int64_t old_items = memory_bias.size(0);
+    bool identity = static_cast<int64_t>(items.size()) == old_items;
+    for (std::size_t i = 0; identity && i < items.size(); ++i) identity = items[i] == static_cast<int64_t>(i);
+    rows_per_item = run_lengths.front();
+    if (identity) return;
+    item_rows = torch::tensor(items, torch::TensorOptions().dtype(torch::kLong)).to(memory_bias.device());
+  } else {
+    std::vector<int64_t> per_row(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) per_row[static_cast<std::size_t>(i)] = p[i] / rows_per_item;
+    item_rows = torch::tensor(per_row, torch::TensorOptions().dtype(torch::kLong)).to(memory_bias.device());
+    rows_per_item = 1;
+  }
+  for (auto& c : cross_cache) c.select_rows(item_rows);
+  if (memory.defined()) memory = memory.index_select(0, item_rows);
+  memory_bias = memory_bias.index_select(0, item_rows);
 }
 
 torch::Tensor shift_labels_right(const torch::Tensor& labels, const io::Seq2SeqConfig& config) {

@@ -15,9 +15,13 @@ namespace xling::models {
 // decoder layer, the encoder output and its padding bias. Rows are hypotheses (batch x beams).
 struct DecoderState {
   std::vector<layers::KVCache> self_cache, cross_cache;
-  torch::Tensor memory;       // encoder output (N, S, D)
+  torch::Tensor memory;       // encoder output (N, S, D); released once the cross caches hold it
   torch::Tensor memory_bias;  // (N, 1, 1, S) additive padding bias
   int64_t past = 0;           // decoder positions already in the self-attention caches
+  // Rows of the cross caches and memory_bias are source items; each serves `rows_per_item`
+  // consecutive decoder rows (the beams of one source), which share the same encoder keys and
+  // values: beam reordering never copies them.
+  int64_t rows_per_item = 1;
 
   // Keeps rows `rows` (int64 (N')): beam reordering or dropping finished rows.
   void select_rows(const torch::Tensor& rows);
@@ -28,7 +32,8 @@ class Seq2SeqModel {
   virtual ~Seq2SeqModel() = default;
   // input_ids, attention_mask: (N, S) int64 -> encoder output (N, S, D)
   virtual torch::Tensor encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) = 0;
-  // A fresh state over an encoder output (N, S, D) and its mask (N, S).
+  // A fresh state over an encoder output (N, S, D) and its mask (N, S), with the cross-attention
+  // keys/values of every decoder layer already computed (once per source row, not per beam).
   virtual DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& attention_mask) = 0;
   // Feeds T new decoder tokens ids (N, T) after state.past cached ones; returns the logits of
   // the last new position (N, V) in float32 and advances the state by T.

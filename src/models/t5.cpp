@@ -175,6 +175,10 @@ DecoderState T5ModelImpl::start_decoding(const torch::Tensor& memory, const torc
   s.memory_bias = layers::padding_bias(attention_mask.to(memory.device()), memory.scalar_type());
   s.self_cache.resize(decoder->block->size());
   s.cross_cache.resize(decoder->block->size());
+  for (std::size_t i = 0; i < decoder->block->size(); ++i) {
+    decoder->block[i]->as<T5BlockImpl>()->cross_attention->fill_cross_cache(memory, s.cross_cache[i]);
+  }
+  s.memory = torch::Tensor();
   return s;
 }
 
