@@ -121,6 +121,8 @@ bench: build $(PARITY_STAMP)
 	$(PY) bench/train_bench.py
 	$(BUILD)/bench/bench_index --n 1000000 --queries 1000 --json bench/results/index_cpu.json
 	bash bench/index_realtext.sh 100000
+	$(PY) bench/translate_bench.py --shape marian --sentences 1000 --new-tokens 32 --batch 32 --out bench/results/translate_marian_cpu.json
+	$(PY) bench/translate_bench.py --shape nllb600m --sentences 100 --new-tokens 32 --batch 16 --out bench/results/translate_nllb600m_cpu.json
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -89,13 +89,21 @@ def build_model(shape, out_dir, seed):
             open(os.path.join(out_dir, f), "wb").write(open(spm, "rb").read())
         json.dump({"tokenizer_class": "MarianTokenizer", "separate_vocabs": False, "model_max_length": 512},
                   open(os.path.join(out_dir, "tokenizer_config.json"), "w"))
+    else:
+        # M2M100Tokenizer files; CTranslate2 takes vocab.json + 8 made-up words as the vocabulary
+        plain = s["vocab"] - 8  # CTranslate2 reads vocab.json + 8 made-up words
+        vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        vocab.update({f"\u2581t{i}": i for i in range(4, plain)})
+        vf = os.path.join(out_dir, "vocab.json")
+        json.dump(vocab, open(vf, "w"))
+        spm = os.path.join(ROOT, "tests/data/translation_tokenizers/m2m100/sentencepiece.bpe.model")
+        T.M2M100Tokenizer(vf, spm).save_pretrained(out_dir)
     return model.config
 
 
 def ct2_tokens(ids, shape):
-    if SHAPES[shape]["family"] == "marian":
-        return ["</s>" if i == 0 else f"\u2581t{i}" for i in ids]
-    return None
+    eos = 0 if SHAPES[shape]["family"] == "marian" else 2
+    return ["</s>" if i == eos else f"\u2581t{i}" for i in ids]
 
 
 def batches(srcs, batch):
@@ -104,8 +112,11 @@ def batches(srcs, batch):
 
 
 def peak_rss_mb():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM restarts at exec; ru_maxrss would carry the parent's peak (the model build) over.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def run_hf(a, srcs):
@@ -197,7 +208,10 @@ def main():
         print(f"built {a.shape} in {time.perf_counter() - t:.0f} s: {a.model_dir}", file=sys.stderr)
     if "ct2" in a.engines and not os.path.exists(os.path.join(a.model_dir + ".ct2", "model.bin")):
         import ctranslate2  # converted here, so the engines' peak RSS is decoding only
-        ctranslate2.converters.TransformersConverter(a.model_dir).convert(a.model_dir + ".ct2", force=True)
+        try:
+            ctranslate2.converters.TransformersConverter(a.model_dir).convert(a.model_dir + ".ct2", force=True)
+        except Exception as e:  # reported as failed engines below
+            print(f"CTranslate2 conversion failed: {e}", file=sys.stderr)
     src_tokens = sum(len(x) for x in srcs)
     padded = sum(len(b) * max(len(srcs[i]) for i in b) for b in batches(srcs, a.batch))
     results = {}

@@ -95,20 +95,9 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   auto inputs = read_id_lines(opt.input);
   const auto t0 = std::chrono::steady_clock::now();
   auto device = models::parse_device(opt.device);
-  auto m = models::load_model(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device));
-  auto* s2s = models::as_seq2seq(*m.module);
-  if (!s2s) {
-    throw UnsupportedModel(fmt::format("{}: {} is not an encoder-decoder model; `xling generate` runs M2M-100/NLLB, mBART, "
-                                       "Marian and T5/mT5 generation classes",
-                                       opt.model, m.architecture));
-  }
-  std::optional<io::GenerationConfig> gen_config;
-  if (std::filesystem::exists(std::filesystem::path(opt.model) / "generation_config.json")) {
-    gen_config = io::load_generation_config(opt.model);
-  }
-  const auto& cfg = s2s->seq2seq_config();
-  auto options = generate::resolve_options(cfg, gen_config ? &*gen_config : nullptr, ov, 1);
-  const int64_t start = generate::decoder_start_token(cfg, gen_config ? &*gen_config : nullptr);
+  auto gen = generate::Seq2SeqGenerator::load(
+      opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device), "`xling generate`");
+  auto options = gen.options(ov);
   TextOutput out(opt.output);
   core::Progress progress("generate", inputs.size());
   const auto t1 = std::chrono::steady_clock::now();
@@ -118,7 +107,7 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
     const std::size_t n = std::min(opt.batch_size, inputs.size() - first);
     std::vector<std::vector<int64_t>> batch(inputs.begin() + static_cast<std::ptrdiff_t>(first),
                                             inputs.begin() + static_cast<std::ptrdiff_t>(first + n));
-    auto results = generate::generate_seq2seq(*s2s, batch, start, options, device);
+    auto results = gen.run(batch, options);
     for (const auto& hyps : results) {
       for (const auto& h : hyps) {
         new_tokens += h.ids.size() - 1;

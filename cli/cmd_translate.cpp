@@ -89,24 +89,13 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
     tok.language_token_id(opt.tgt_lang);
   }
   auto device = models::parse_device(opt.device);
-  auto m = models::load_model(opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device));
-  auto* s2s = models::as_seq2seq(*m.module);
-  if (!s2s) {
-    throw UnsupportedModel(fmt::format("{}: {} is not an encoder-decoder translation model (M2M-100/NLLB, mBART, Marian, "
-                                       "mT5); decoder-only LLM translation is not available yet",
-                                       opt.model, m.architecture));
-  }
-  std::optional<io::GenerationConfig> gen_config;
-  if (std::filesystem::exists(std::filesystem::path(opt.model) / "generation_config.json")) {
-    gen_config = io::load_generation_config(opt.model);
-  }
+  auto gen = generate::Seq2SeqGenerator::load(
+      opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device), "`xling translate`");
   generate::GenerationOverrides ov;
   if (sub->count("--num-beams")) ov.num_beams = opt.num_beams;
   if (sub->count("--max-new-tokens")) ov.max_new_tokens = opt.max_new_tokens;
   if (auto bos = tok.forced_bos(opt.tgt_lang)) ov.forced_bos_token_id = *bos;
-  const auto& cfg = s2s->seq2seq_config();
-  auto options = generate::resolve_options(cfg, gen_config ? &*gen_config : nullptr, ov, 1);
-  const int64_t start = generate::decoder_start_token(cfg, gen_config ? &*gen_config : nullptr);
+  auto options = gen.options(ov);
 
   // Units to translate: whole lines, or their sentences; empty lines translate to "".
   struct Unit {
@@ -151,7 +140,7 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
     const std::size_t n = std::max<std::size_t>(1, std::min(order.size() - pos, budget / std::max<std::size_t>(1, longest)));
     std::vector<std::vector<int64_t>> batch;
     for (std::size_t k = 0; k < n; ++k) batch.push_back(units[order[pos + k]].ids);
-    auto results = generate::generate_seq2seq(*s2s, batch, start, options, device);
+    auto results = gen.run(batch, options);
     std::vector<std::vector<int64_t>> best;
     for (auto& r : results) best.push_back(std::move(r.at(0).ids));
     auto texts = tok.decode_target_batch(best);

@@ -21,6 +21,30 @@ torch::Tensor Seq2SeqScorer::next_logits(const torch::Tensor& new_ids) {
 
 void Seq2SeqScorer::select_rows(const torch::Tensor& rows) { state_.select_rows(rows.to(device_)); }
 
+Seq2SeqGenerator Seq2SeqGenerator::load(const std::string& dir, const models::LoadOptions& options,
+                                        const std::string& purpose) {
+  Seq2SeqGenerator g;
+  g.loaded = models::load_model(dir, options);
+  g.model = models::as_seq2seq(*g.loaded.module);
+  if (!g.model) {
+    throw UnsupportedModel(fmt::format("{}: {} is not an encoder-decoder generation class; {} runs M2M-100/NLLB/SMaLL-100, "
+                                       "mBART, Marian, BART and T5/mT5 (decoder-only LLMs are not supported yet)",
+                                       dir, g.loaded.architecture, purpose));
+  }
+  g.generation = io::load_generation_config_if_present(dir);
+  g.decoder_start = decoder_start_token(g.model->seq2seq_config(), g.generation ? &*g.generation : nullptr);
+  return g;
+}
+
+GenerationOptions Seq2SeqGenerator::options(const GenerationOverrides& overrides) const {
+  return resolve_options(model->seq2seq_config(), generation ? &*generation : nullptr, overrides, 1);
+}
+
+std::vector<std::vector<Hypothesis>> Seq2SeqGenerator::run(const std::vector<std::vector<int64_t>>& sources,
+                                                           const GenerationOptions& o) {
+  return generate_seq2seq(*model, sources, decoder_start, o, loaded.device);
+}
+
 int64_t decoder_start_token(const io::Seq2SeqConfig& config, const io::GenerationConfig* generation) {
   if (generation && generation->decoder_start_token_id) return *generation->decoder_start_token_id;
   return config.decoder_start_token_id;

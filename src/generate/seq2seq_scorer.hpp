@@ -3,11 +3,15 @@
 // `xling translate` (padding, decoder start tokens, device placement).
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "generate/generator.hpp"
+#include "io/generation_config.hpp"
+#include "models/registry.hpp"
 #include "models/seq2seq.hpp"
 
 namespace xling::generate {
@@ -23,6 +27,24 @@ class Seq2SeqScorer : public TokenScorer {
   models::Seq2SeqModel& model_;
   models::DecoderState state_;
   torch::Device device_;
+};
+
+// An encoder-decoder model loaded for generation: the model, its Seq2SeqModel view, its
+// generation_config.json (when the directory has one) and the decoder start token.
+struct Seq2SeqGenerator {
+  models::LoadedModel loaded;
+  models::Seq2SeqModel* model = nullptr;
+  std::optional<io::GenerationConfig> generation;
+  int64_t decoder_start = 0;
+
+  // Throws UnsupportedModel naming the directory, the class and `purpose` ("`xling generate`")
+  // when the class is not an encoder-decoder generation class.
+  static Seq2SeqGenerator load(const std::string& dir, const models::LoadOptions& options, const std::string& purpose);
+  // HF's precedence: overrides > generation_config.json > config.json > defaults.
+  GenerationOptions options(const GenerationOverrides& overrides) const;
+  // generate_seq2seq on the model's device.
+  std::vector<std::vector<Hypothesis>> run(const std::vector<std::vector<int64_t>>& sources,
+                                           const GenerationOptions& options);
 };
 
 // The decoder start token HF uses: generation_config's decoder_start_token_id, else config.json's.

@@ -17,6 +17,12 @@ GenerationConfig load_generation_config(const std::string& path) {
   return parse_generation_config(core::read_json_file(file), file);
 }
 
+std::optional<GenerationConfig> load_generation_config_if_present(const std::string& model_dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(model_dir) / "generation_config.json", ec)) return std::nullopt;
+  return load_generation_config(model_dir);
+}
+
 GenerationConfig parse_generation_config(const nlohmann::json& json, const std::string& file) {
   core::JsonFields f(json, file);
   GenerationConfig g;

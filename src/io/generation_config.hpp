@@ -44,6 +44,9 @@ struct GenerationConfig {
 // Parses `path` (generation_config.json or a directory holding it). Throws IoError /
 // InvalidArgument naming key and value.
 GenerationConfig load_generation_config(const std::string& path);
+// The directory's generation_config.json when it has one (HF then derives the defaults from
+// config.json instead).
+std::optional<GenerationConfig> load_generation_config_if_present(const std::string& model_dir);
 // Parses an already-read JSON document; `source` names it in errors.
 GenerationConfig parse_generation_config(const nlohmann::json& json, const std::string& source);
 

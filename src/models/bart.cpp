@@ -239,41 +239,20 @@ torch::Tensor BartForConditionalGenerationImpl::decode_step(const torch::Tensor&
 }
 
 NamedTensors BartForConditionalGenerationImpl::forward(const NamedTensors& inputs) {
-  auto get = [&](const char* k) {
-    auto it = inputs.find(k);
-    return it == inputs.end() ? torch::Tensor() : it->second;
-  };
-  torch::Tensor input_ids = get("input_ids");
-  if (!input_ids.defined()) throw InvalidArgument("a seq2seq forward pass needs input_ids");
-  input_ids = input_ids.to(torch::kLong);
-  torch::Tensor mask = get("attention_mask");
-  if (!mask.defined()) mask = torch::ones_like(input_ids);
-  torch::Tensor labels = get("labels");
-  torch::Tensor dec_ids = get("decoder_input_ids");
-  if (!dec_ids.defined()) {
-    if (!labels.defined()) throw InvalidArgument("a seq2seq forward pass needs labels or decoder_input_ids");
-    dec_ids = shift_labels_right(labels.to(torch::kLong), config);
-  }
-  dec_ids = dec_ids.to(torch::kLong);
+  auto in = seq2seq_inputs(inputs, config);
   NamedTensors out;
   std::vector<torch::Tensor> enc_hidden, dec_hidden;
-  auto x = model->encoder->embed(input_ids, 0);
-  auto enc_bias = layers::padding_bias(mask, x.scalar_type());
+  auto x = model->encoder->embed(in.input_ids, 0);
+  auto enc_bias = layers::padding_bias(in.attention_mask, x.scalar_type());
   auto memory = model->encoder->run(x, enc_bias, {}, {}, nullptr, &enc_hidden);
-  auto y = model->decoder->embed(dec_ids, 0);
-  auto causal = layers::causal_bias(dec_ids.size(1), 0, y.options());
+  auto y = model->decoder->embed(in.decoder_input_ids, 0);
+  auto causal = layers::causal_bias(in.decoder_input_ids.size(1), 0, y.options());
   auto h = model->decoder->run(y, causal, memory, enc_bias, nullptr, &dec_hidden);
   for (std::size_t i = 0; i < enc_hidden.size(); ++i) out[fmt::format("encoder_hidden_states.{}", i)] = enc_hidden[i];
   for (std::size_t i = 0; i < dec_hidden.size(); ++i) out[fmt::format("decoder_hidden_states.{}", i)] = dec_hidden[i];
   out["encoder_last_hidden_state"] = memory;
-  auto lg = logits(h);
-  out["logits"] = lg;
-  if (labels.defined()) {
-    out["loss"] = torch::nn::functional::cross_entropy(
-                      lg.reshape({-1, lg.size(-1)}).to(torch::kFloat32), labels.to(torch::kLong).reshape({-1}),
-                      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100))
-                      .reshape({1});
-  }
+  out["logits"] = logits(h);
+  if (in.labels.defined()) out["loss"] = seq2seq_loss(out["logits"], in.labels);
   return out;
 }
 

@@ -67,6 +67,37 @@ torch::Tensor shift_labels_right(const torch::Tensor& labels, const io::Seq2SeqC
   return out;
 }
 
+Seq2SeqInputs seq2seq_inputs(const std::map<std::string, torch::Tensor>& inputs, const io::Seq2SeqConfig& config,
+                             bool encoder_only) {
+  auto get = [&](const char* k) {
+    auto it = inputs.find(k);
+    return it == inputs.end() ? torch::Tensor() : it->second;
+  };
+  Seq2SeqInputs in;
+  in.input_ids = get("input_ids");
+  if (!in.input_ids.defined()) throw InvalidArgument("a seq2seq forward pass needs input_ids");
+  in.input_ids = in.input_ids.to(torch::kLong);
+  in.attention_mask = get("attention_mask");
+  if (!in.attention_mask.defined()) in.attention_mask = torch::ones_like(in.input_ids);
+  if (encoder_only) return in;
+  in.labels = get("labels");
+  if (in.labels.defined()) in.labels = in.labels.to(torch::kLong);
+  in.decoder_input_ids = get("decoder_input_ids");
+  if (!in.decoder_input_ids.defined()) {
+    if (!in.labels.defined()) throw InvalidArgument("a seq2seq forward pass needs labels or decoder_input_ids");
+    in.decoder_input_ids = shift_labels_right(in.labels, config);
+  }
+  in.decoder_input_ids = in.decoder_input_ids.to(torch::kLong);
+  return in;
+}
+
+torch::Tensor seq2seq_loss(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32),
+                                              labels.to(torch::kLong).reshape({-1}),
+                                              torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100))
+      .reshape({1});
+}
+
 Seq2SeqModel* as_seq2seq(torch::nn::Module& module) {
   if (auto* b = dynamic_cast<BartForConditionalGenerationImpl*>(&module)) return b;
   if (auto* t = dynamic_cast<T5ModelImpl*>(&module)) return t->encoder_only ? nullptr : t;

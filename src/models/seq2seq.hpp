@@ -2,6 +2,8 @@
 // decode step by step with cached keys/values, plus HF's label shifting for teacher forcing.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -44,6 +46,17 @@ class Seq2SeqModel {
 // labels (B, T) with -100 for ignored positions -> decoder_input_ids (B, T) as the family's HF
 // class makes them (-100 -> pad first; then start token in front, or mBART's rotation).
 torch::Tensor shift_labels_right(const torch::Tensor& labels, const io::Seq2SeqConfig& config);
+
+// The inputs of a seq2seq forward pass by HF name: input_ids (required), attention_mask
+// (default all ones), labels, decoder_input_ids (default: labels shifted right; required
+// unless `encoder_only`). Throws InvalidArgument naming what is missing.
+struct Seq2SeqInputs {
+  torch::Tensor input_ids, attention_mask, labels, decoder_input_ids;  // (B, S), (B, S), (B, T), (B, T) int64
+};
+Seq2SeqInputs seq2seq_inputs(const std::map<std::string, torch::Tensor>& inputs, const io::Seq2SeqConfig& config,
+                             bool encoder_only = false);
+// HF's loss of the generation classes: mean cross-entropy over labels != -100 -> (1)
+torch::Tensor seq2seq_loss(const torch::Tensor& logits, const torch::Tensor& labels);
 
 // `module` as a Seq2SeqModel, or nullptr.
 Seq2SeqModel* as_seq2seq(torch::nn::Module& module);

@@ -113,6 +113,16 @@ torch::Tensor T5BlockImpl::forward(const torch::Tensor& x_in, const torch::Tenso
 }
 
 T5StackImpl::T5StackImpl(const io::T5Config& c, bool is_decoder, layers::Embedding embed) : config(c), decoder(is_decoder) {
+  // HF's buckets divide by log(max_distance / exact buckets): equal values give garbage (negative)
+  // buckets in transformers and an out-of-range lookup; refuse the config instead.
+  const int64_t exact = is_decoder ? c.relative_attention_num_buckets / 2 : c.relative_attention_num_buckets / 4;
+  if (c.relative_attention_max_distance <= exact) {
+    throw InvalidArgument(fmt::format("{}: relative_attention_max_distance ({}) must exceed the {} exact relative buckets of "
+                                      "the {} (relative_attention_num_buckets {}); transformers' bucket formula divides by "
+                                      "log({}/{}) there",
+                                      c.source, c.relative_attention_max_distance, exact, is_decoder ? "decoder" : "encoder",
+                                      c.relative_attention_num_buckets, c.relative_attention_max_distance, exact));
+  }
   if (embed) {
     embed_tokens = embed;  // tied to `shared`, owned by the model
   } else {
@@ -193,20 +203,12 @@ torch::Tensor T5ModelImpl::decode_step(const torch::Tensor& ids, DecoderState& s
 }
 
 NamedTensors T5ModelImpl::forward(const NamedTensors& inputs) {
-  auto get = [&](const char* k) {
-    auto it = inputs.find(k);
-    return it == inputs.end() ? torch::Tensor() : it->second;
-  };
-  torch::Tensor input_ids = get("input_ids");
-  if (!input_ids.defined()) throw InvalidArgument("a T5 forward pass needs input_ids");
-  input_ids = input_ids.to(torch::kLong);
-  torch::Tensor mask = get("attention_mask");
-  if (!mask.defined()) mask = torch::ones_like(input_ids);
+  auto in = seq2seq_inputs(inputs, config, encoder_only);
   NamedTensors out;
   std::vector<torch::Tensor> enc_hidden;
-  auto x = maybe_dropout(encoder->embed_tokens->forward(input_ids), config.dropout, is_training());
-  auto enc_pad = layers::padding_bias(mask, x.scalar_type());
-  auto enc_bias = encoder->position_bias(input_ids.size(1), 0, x.device(), x.scalar_type()) + enc_pad;
+  auto x = maybe_dropout(encoder->embed_tokens->forward(in.input_ids), config.dropout, is_training());
+  auto enc_pad = layers::padding_bias(in.attention_mask, x.scalar_type());
+  auto enc_bias = encoder->position_bias(in.input_ids.size(1), 0, x.device(), x.scalar_type()) + enc_pad;
   auto memory = encoder->run(x, enc_bias, {}, {}, nullptr, &enc_hidden);
   const std::string prefix = encoder_only ? "" : "encoder_";
   for (std::size_t i = 0; i < enc_hidden.size(); ++i) out[fmt::format("{}hidden_states.{}", prefix, i)] = enc_hidden[i];
@@ -215,27 +217,14 @@ NamedTensors T5ModelImpl::forward(const NamedTensors& inputs) {
     return out;
   }
   out["encoder_last_hidden_state"] = memory;
-  torch::Tensor labels = get("labels");
-  torch::Tensor dec_ids = get("decoder_input_ids");
-  if (!dec_ids.defined()) {
-    if (!labels.defined()) throw InvalidArgument("a seq2seq forward pass needs labels or decoder_input_ids");
-    dec_ids = shift_labels_right(labels.to(torch::kLong), config);
-  }
-  dec_ids = dec_ids.to(torch::kLong);
-  const int64_t t = dec_ids.size(1);
+  const int64_t t = in.decoder_input_ids.size(1);
   std::vector<torch::Tensor> dec_hidden;
-  auto y = maybe_dropout(decoder->embed_tokens->forward(dec_ids), config.dropout, is_training());
+  auto y = maybe_dropout(decoder->embed_tokens->forward(in.decoder_input_ids), config.dropout, is_training());
   auto self_bias = decoder->position_bias(t, 0, y.device(), y.scalar_type()) + layers::causal_bias(t, 0, y.options());
   auto h = decoder->run(y, self_bias, memory, enc_pad, nullptr, &dec_hidden);
   for (std::size_t i = 0; i < dec_hidden.size(); ++i) out[fmt::format("decoder_hidden_states.{}", i)] = dec_hidden[i];
-  auto lg = logits(h);
-  out["logits"] = lg;
-  if (labels.defined()) {
-    out["loss"] = torch::nn::functional::cross_entropy(
-                      lg.reshape({-1, lg.size(-1)}).to(torch::kFloat32), labels.to(torch::kLong).reshape({-1}),
-                      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100))
-                      .reshape({1});
-  }
+  out["logits"] = logits(h);
+  if (in.labels.defined()) out["loss"] = seq2seq_loss(out["logits"], in.labels);
   return out;
 }
 

@@ -105,9 +105,7 @@ class Seq2SeqObjective final : public Objective {
       detail::check_vocabulary(model_, train_[i].labels, fmt::format("{} row {} (target)", opt.train_path, i + 1));
     }
     pad_id_ = s2s_->seq2seq_config().pad_token_id.value_or(0);
-    if (fs::exists(fs::path(opt.model_dir) / "generation_config.json")) {
-      gen_config_ = io::load_generation_config(opt.model_dir);
-    }
+    gen_config_ = io::load_generation_config_if_present(opt.model_dir);
   }
 
   // Everything but non-trained parameters (final_logits_bias is a buffer in HF).

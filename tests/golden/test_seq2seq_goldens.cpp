@@ -3,7 +3,10 @@
 // the golden greedy / 4-beam generations (one source at a time and as a padded batch) with
 // identical ids and beam scores within 1e-4. Settings not in golden.json come from the
 // fixture's generation_config.json, as in HF.
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -161,3 +164,26 @@ TEST_P(Seq2SeqGeneration, GreedyAndBeamEqualHF) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Seq2SeqGeneration, ::testing::ValuesIn(fixture_dirs(true)),
                          [](const auto& info) { return info.param; });
+
+// Configs transformers would run into garbage are refused with the key named; a family's class
+// with another model_type is refused too.
+TEST(Seq2SeqLoading, DegenerateConfigsAreClearErrors) {
+  const fs::path src = fs::path(XLING_FIXTURES) / "models" / "mt5__MT5ForConditionalGeneration";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("xling-s2s-{}", ::getpid());
+  fs::create_directories(dir);
+  fs::copy_file(src / "model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
+  auto cfg = core::read_json_file((src / "config.json").string());
+  cfg["relative_attention_max_distance"] = cfg["relative_attention_num_buckets"].get<int64_t>() / 2;
+  std::ofstream(dir / "config.json") << cfg.dump();
+  try {
+    models::load_model(dir.string());
+    FAIL() << "loaded a degenerate relative-position config";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("relative_attention_max_distance"), std::string::npos) << e.what();
+  }
+  auto marian = core::read_json_file((fs::path(XLING_FIXTURES) / "models/marian__MarianMTModel/config.json").string());
+  marian["architectures"] = {"M2M100ForConditionalGeneration"};
+  std::ofstream(dir / "config.json") << marian.dump();
+  EXPECT_THROW(models::load_model(dir.string()), UnsupportedModel);
+  fs::remove_all(dir);
+}
