@@ -123,9 +123,10 @@ class Seq2SeqObjective final : public Objective {
   BatchLoss loss(const std::vector<std::size_t>& rows) override {
     BatchLoss out;
     out.rows = rows.size();
-    auto inputs = batch(train_, rows, &out.tokens);
+    torch::Tensor labels;
+    auto inputs = batch(train_, rows, &out.tokens, &labels);
     auto logits = model_.forward(inputs).at("logits");
-    out.loss = token_cross_entropy(logits, inputs.at("labels"), label_smoothing_);
+    out.loss = token_cross_entropy(logits, labels, label_smoothing_);
     return out;
   }
 
@@ -144,8 +145,8 @@ class Seq2SeqObjective final : public Objective {
     auto options = generate::resolve_options(s2s_->seq2seq_config(), gc, ov, 1);
     const int64_t start = generate::decoder_start_token(s2s_->seq2seq_config(), gc);
     for (const auto& idx : detail::in_order_batches(rows.size(), batch_size)) {
-      auto inputs = batch(rows, idx, nullptr);
-      auto labels = inputs.at("labels");
+      torch::Tensor labels;
+      auto inputs = batch(rows, idx, nullptr, &labels);
       auto logits = model_.forward(inputs).at("logits").to(torch::kFloat32);
       auto keep = labels.ne(-100);
       const double n = keep.sum().item<double>();
@@ -194,8 +195,11 @@ class Seq2SeqObjective final : public Objective {
   }
 
  private:
-  // input_ids / attention_mask (B, S) right-padded with pad; labels (B, T) padded with -100.
-  models::NamedTensors batch(const std::vector<Pair>& rows, const std::vector<std::size_t>& idx, std::size_t* tokens) const {
+  // input_ids / attention_mask (B, S) right-padded with pad, decoder_input_ids (B, T) = the
+  // labels shifted right by the family's rule; `labels` (B, T) padded with -100. The model gets
+  // no labels, so it does not compute a loss of its own beside the objective's.
+  models::NamedTensors batch(const std::vector<Pair>& rows, const std::vector<std::size_t>& idx, std::size_t* tokens,
+                             torch::Tensor* labels_out) const {
     std::size_t s = 1, t = 1;
     for (auto i : idx) {
       s = std::max(s, rows[i].source.size());
@@ -213,8 +217,9 @@ class Seq2SeqObjective final : public Objective {
       if (nt) labels[r].narrow(0, 0, nt).copy_(torch::tensor(p.labels, torch::kLong));
       if (tokens) *tokens += p.source.size() + p.labels.size();
     }
+    *labels_out = labels.to(model_.device);
     return {{"input_ids", ids.to(model_.device)}, {"attention_mask", mask.to(model_.device)},
-            {"labels", labels.to(model_.device)}};
+            {"decoder_input_ids", models::shift_labels_right(labels, s2s_->seq2seq_config()).to(model_.device)}};
   }
 
   std::string src_lang_, tgt_lang_;
