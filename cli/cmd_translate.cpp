@@ -3,16 +3,14 @@
 // input line in input order; an empty line gives an empty line. Inputs are batched by source
 // tokens after sorting by length; --sentence-split translates a paragraph sentence by sentence.
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <numeric>
 
 #include <fmt/format.h>
 
 #include "cli/common.hpp"
+#include "cli/text_input.hpp"
 #include "core/progress.hpp"
-#include "core/utf8.hpp"
 #include "generate/seq2seq_scorer.hpp"
 #include "io/generation_config.hpp"
 #include "io/model_location.hpp"
@@ -32,31 +30,6 @@ struct TranslateOptions {
   bool sentence_split = false, quiet = false;
 };
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::vector<std::string> lines;
-  auto read = [&](std::istream& in) {
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      lines.push_back(std::move(line));
-    }
-  };
-  if (path == "-") {
-    read(std::cin);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(fmt::format("{}: cannot open", path));
-    read(in);
-  }
-  if (lines.empty()) throw InvalidArgument(fmt::format("{}: no input lines (the file is empty)", path == "-" ? "stdin" : path));
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (auto bad = core::find_invalid_utf8(lines[i]); bad != std::string::npos) {
-      throw InvalidArgument(fmt::format("{}:{}: invalid UTF-8 at byte {}", path == "-" ? "stdin" : path, i + 1, bad));
-    }
-  }
-  return lines;
-}
-
 // The output keeps one line per input line: a translation's own line breaks (a vocabulary may
 // hold "\n" pieces) are written as spaces.
 std::string one_line(std::string text) {
@@ -71,7 +44,8 @@ std::string one_line(std::string text) {
 
 int run_translate(const TranslateOptions& opt, CLI::App* sub) {
   if (opt.batch_tokens == 0) throw InvalidArgument("--batch-tokens must be at least 1");
-  auto lines = read_lines(opt.input);
+  std::vector<std::string> lines;  // .txt lines, or .jsonl strings / {"text"} rows
+  for (auto& r : read_text_records(opt.input)) lines.push_back(std::move(r.text));
   auto tok = tokenize::TranslationTokenizer::load(opt.model);
   // validate the languages before loading weights: the error lists the valid codes
   if (tok.uses_source_language()) {
@@ -174,7 +148,8 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--model,-m", opt->model, "Model directory (config.json, weights, tokenizer files)")->required();
   sub->add_option("--src-lang", opt->src_lang, "Source language code (models with language tokens)");
   sub->add_option("--tgt-lang", opt->tgt_lang, "Target language code (models with language tokens)");
-  sub->add_option("--input,-i", opt->input, "Text file, one segment per line (default: stdin)");
+  sub->add_option("--input,-i", opt->input, "Text file, one segment per line, or .jsonl of strings / {\"text\": ...} rows "
+                  "(default: stdin)");
   sub->add_option("--output,-o", opt->output, "Output file (default: stdout)");
   sub->add_option("--num-beams", opt->num_beams, "Beam width (default: generation_config.json, else 1)")->check(CLI::PositiveNumber);
   sub->add_option("--max-new-tokens", opt->max_new_tokens, "New tokens per segment at most (default: the model's max_length)")
