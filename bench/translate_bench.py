@@ -185,7 +185,7 @@ def main():
     ap.add_argument("--beams", type=int, default=4)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--engines", default="xling,xling-bf16,hf,ct2,ct2-int8")
+    ap.add_argument("--engines", default="xling,xling-bf16,xling-int8,hf,ct2,ct2-int8")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model-dir", default="")
     ap.add_argument("--out", default="")
@@ -197,7 +197,7 @@ def main():
     if a.engine:
         r = {"hf": lambda: run_hf(a, srcs), "ct2": lambda: run_ct2(a, srcs, "float32"),
              "ct2-int8": lambda: run_ct2(a, srcs, "int8"), "xling": lambda: run_xling(a, srcs),
-             "xling-bf16": lambda: run_xling(a, srcs, "bf16")}[a.engine]()
+             "xling-bf16": lambda: run_xling(a, srcs, "bf16"), "xling-int8": lambda: run_xling(a, srcs, "int8")}[a.engine]()
         print("RESULT " + json.dumps(r))
         return
     own = not a.model_dir
@@ -241,7 +241,7 @@ def main():
         if "error" in r:
             print(f"| {e} | | | failed | | | | |")
             continue
-        prec = "int8" if e.endswith("int8") else "bf16" if e.endswith("bf16") else "fp32"
+        prec = "int8" if e.endswith("int8") else "bf16" if e.endswith("bf16") else "fp32"  # xling-int8: FBGEMM dynamic
         ratio = f"{r['tokens_per_s'] / hf:.2f}x" if hf else ""
         vs_ct2 = f"{r['tokens_per_s'] / ct2:.2f}x" if ct2 else ""
         print(f"| {e} | {prec} | {r['new_tokens']} | {r['seconds']:.1f} | {r['tokens_per_s']:.1f} | {ratio} | {vs_ct2} | "

@@ -95,8 +95,7 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   auto inputs = read_id_lines(opt.input);
   const auto t0 = std::chrono::steady_clock::now();
   auto device = models::parse_device(opt.device);
-  auto gen = generate::Seq2SeqGenerator::load(
-      opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device), "`xling generate`");
+  auto gen = generate::Seq2SeqGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
   auto options = gen.options(ov);
   TextOutput out(opt.output);
   core::Progress progress("generate", inputs.size());
@@ -135,7 +134,8 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
       "Generate token ids with HF's greedy / beam search / sampling semantics (encoder-decoder models: M2M-100/NLLB, "
       "mBART, Marian, mT5). Input: JSONL lines {\"input_ids\": [...]} (source ids); output: JSONL lines "
       "{\"output_ids\": [...], \"score\": beam score or null}, num_return_sequences lines per input, each starting with "
-      "the decoder start token and unpadded. Unset flags come from the model's generation_config.json.");
+      "the decoder start token and unpadded. Unset flags come from the model's generation_config.json. --dtype int8 (CPU): "
+      "every matrix quantized for FBGEMM's int8 GEMM (opt-in; outputs differ slightly from fp32).");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json + weights)")->required();
   sub->add_option("--input-ids,-i", opt->input, "JSONL file of {\"input_ids\": [...]} lines")->required()->check(CLI::ExistingFile);
   sub->add_option("--output-ids,-o", opt->output, "JSONL output (default: stdout)");

@@ -63,8 +63,7 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
     tok.language_token_id(opt.tgt_lang);
   }
   auto device = models::parse_device(opt.device);
-  auto gen = generate::Seq2SeqGenerator::load(
-      opt.model, models::LoadOptions::with_dtype(models::parse_compute_dtype(opt.dtype), device), "`xling translate`");
+  auto gen = generate::Seq2SeqGenerator::load(opt.model, opt.dtype, device, "`xling translate`");
   generate::GenerationOverrides ov;
   if (sub->count("--num-beams")) ov.num_beams = opt.num_beams;
   if (sub->count("--max-new-tokens")) ov.max_new_tokens = opt.max_new_tokens;
@@ -144,7 +143,8 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
       "(language codes like fra_Latn / fr), mBART-50 (fr_XX), Marian/OPUS-MT (multi-target models: >>fra<< or fra), "
       "mT5/mT0 (no codes; put a task prefix in the text). One output line per input line, in order; empty lines stay "
       "empty; line breaks inside a translation are written as spaces. Decoding settings not given come from the "
-      "model's generation_config.json, as in HF.");
+      "model's generation_config.json, as in HF. --dtype int8 (CPU): every matrix quantized for FBGEMM's int8 GEMM "
+      "(opt-in; translations differ slightly from fp32).");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json, weights, tokenizer files)")->required();
   sub->add_option("--src-lang", opt->src_lang, "Source language code (models with language tokens)");
   sub->add_option("--tgt-lang", opt->tgt_lang, "Target language code (models with language tokens)");

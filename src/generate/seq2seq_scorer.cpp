@@ -36,6 +36,15 @@ Seq2SeqGenerator Seq2SeqGenerator::load(const std::string& dir, const models::Lo
   return g;
 }
 
+Seq2SeqGenerator Seq2SeqGenerator::load(const std::string& dir, const std::string& dtype, const torch::Device& device,
+                                        const std::string& purpose) {
+  if (dtype != "int8") return load(dir, models::LoadOptions::with_dtype(models::parse_compute_dtype(dtype), device), purpose);
+  if (device != torch::kCPU) throw InvalidArgument("--dtype int8 runs on the CPU (FBGEMM); use bf16 or f16 on a GPU");
+  auto g = load(dir, models::LoadOptions::with_dtype(torch::kFloat32, device), purpose);
+  g.model->quantize_int8();
+  return g;
+}
+
 GenerationOptions Seq2SeqGenerator::options(const GenerationOverrides& overrides) const {
   return resolve_options(model->seq2seq_config(), generation ? &*generation : nullptr, overrides, 1);
 }

@@ -40,6 +40,10 @@ struct Seq2SeqGenerator {
   // Throws UnsupportedModel naming the directory, the class and `purpose` ("`xling generate`")
   // when the class is not an encoder-decoder generation class.
   static Seq2SeqGenerator load(const std::string& dir, const models::LoadOptions& options, const std::string& purpose);
+  // `dtype`: f32, bf16, f16 (models::parse_compute_dtype), or int8: fp32 weights with every
+  // matrix quantized for FBGEMM's int8 GEMM (CPU only; InvalidArgument elsewhere).
+  static Seq2SeqGenerator load(const std::string& dir, const std::string& dtype, const torch::Device& device,
+                               const std::string& purpose);
   // HF's precedence: overrides > generation_config.json > config.json > defaults.
   GenerationOptions options(const GenerationOverrides& overrides) const;
   // generate_seq2seq on the model's device.

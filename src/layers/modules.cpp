@@ -28,7 +28,50 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", torch::empty({out}));
 }
 
+namespace {
+
+// torch 2.x marks the FBGEMM int8 linear ops deprecated (they still ship and are what
+// torch.ao's dynamic quantization ran on); their one-time warnings would land in users'
+// output. If a future torch drops them, quantize_int8 is the place to switch to oneDNN.
+struct SilentWarnings : c10::WarningHandler {
+  void process(const c10::Warning&) override {}
+};
+SilentWarnings silent_warnings;
+
+}  // namespace
+
+void LinearImpl::quantize_int8() {
+  c10::WarningUtils::WarningHandlerGuard quiet(&silent_warnings);
+  torch::NoGradGuard no_grad;
+  auto w = weight.to(torch::kCPU, torch::kFloat32).contiguous();
+  auto [q, col_offsets, scale, zero_point] = at::fbgemm_linear_quantize_weight(w);
+  int8_weight_ = q;
+  int8_col_offsets_ = col_offsets;
+  int8_scale_ = scale;
+  int8_zero_point_ = zero_point;
+  int8_packed_ = at::fbgemm_pack_quantized_matrix(q);
+  int8_bias_ = bias.defined() ? bias.to(torch::kCPU, torch::kFloat32).contiguous() : torch::zeros({weight.size(0)});
+}
+
+torch::Tensor LinearImpl::int8_forward(const torch::Tensor& x) const {
+  c10::WarningUtils::WarningHandlerGuard quiet(&silent_warnings);
+  return at::fbgemm_linear_int8_weight_fp32_activation(x.to(torch::kFloat32).contiguous(), int8_weight_, int8_packed_,
+                                                       int8_col_offsets_, int8_scale_, int8_zero_point_, int8_bias_);
+}
+
+int quantize_linear_int8(torch::nn::Module& root) {
+  int n = 0;
+  for (const auto& m : root.modules(/*include_self=*/true)) {
+    if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
+      lin->quantize_int8();
+      ++n;
+    }
+  }
+  return n;
+}
+
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  if (use_int8()) return int8_forward(x);
   auto y = at::linear(x, weight, bias);
   // y is a fresh tensor and linear's backward does not need it: the in-place add is safe.
   if (lora_A.defined()) y.add_(at::linear(at::linear(lora_input(x), lora_A), lora_B), lora_scaling);
@@ -40,6 +83,7 @@ torch::Tensor LinearImpl::lora_input(const torch::Tensor& x) const {
 }
 
 torch::Tensor LinearImpl::forward2d(const torch::Tensor& x) const {
+  if (use_int8()) return int8_forward(x);
   auto y = bias.defined() ? at::addmm(bias, x, weight.t()) : at::mm(x, weight.t());
   if (lora_A.defined()) y.addmm_(at::mm(lora_input(x), lora_A.t()), lora_B.t(), /*beta=*/1, /*alpha=*/lora_scaling);
   return y;

@@ -31,6 +31,13 @@ struct LinearImpl : torch::nn::Module {
   void merge_lora();
   void drop_lora();
 
+  // Opt-in int8 inference (FBGEMM dynamic quantization, as torch.ao's quantize_dynamic with a
+  // per-tensor weight scale): the weight is quantized and packed once; activations are
+  // quantized per call; the result is fp32. Only in eval mode without LoRA; the fp32 weight
+  // stays for state_dict and training.
+  void quantize_int8();
+  bool is_int8() const { return int8_packed_.defined(); }
+
   torch::Tensor weight, bias;  // (out, in), (out) or undefined
   torch::Tensor lora_A, lora_B;  // (r, in), (out, r), or undefined
   double lora_scaling = 0;
@@ -38,8 +45,16 @@ struct LinearImpl : torch::nn::Module {
 
  private:
   torch::Tensor lora_input(const torch::Tensor& x) const;
+  bool use_int8() const { return int8_packed_.defined() && !is_training() && !lora_A.defined(); }
+  torch::Tensor int8_forward(const torch::Tensor& x) const;
+  torch::Tensor int8_weight_, int8_packed_, int8_col_offsets_, int8_bias_;
+  double int8_scale_ = 1.0;
+  int64_t int8_zero_point_ = 0;
 };
 TORCH_MODULE(Linear);
+
+// Quantizes every Linear under `root` to int8 (LinearImpl::quantize_int8); returns how many.
+int quantize_linear_int8(torch::nn::Module& root);
 
 struct LayerNormImpl : torch::nn::Module {
   LayerNormImpl(int64_t d, double eps);

@@ -201,9 +201,23 @@ torch::Tensor BartForConditionalGenerationImpl::output_weight() const {
   return lm_head ? lm_head->weight : model->decoder->embed_tokens->weight;
 }
 
+int BartForConditionalGenerationImpl::quantize_int8() {
+  int n = layers::quantize_linear_int8(*this);
+  if (!lm_head) {
+    int8_projection = layers::Linear(config.d_model, config.decoder_vocab_size, false);
+    int8_projection->weight = model->decoder->embed_tokens->weight;
+    int8_projection->eval();
+    int8_projection->quantize_int8();
+    ++n;
+  }
+  return n;
+}
+
 torch::Tensor BartForConditionalGenerationImpl::logits(const torch::Tensor& h) {
   // h: (N, T, D) -> (N, T, V)
-  auto out = lm_head ? lm_head->forward(h) : at::linear(h, model->decoder->embed_tokens->weight);
+  auto out = lm_head                                    ? lm_head->forward(h)
+             : int8_projection && !is_training()        ? int8_projection->forward(h)
+                                                        : at::linear(h, model->decoder->embed_tokens->weight);
   if (final_logits_bias.defined()) out = out + final_logits_bias;
   return out;
 }

@@ -80,6 +80,7 @@ struct BartForConditionalGenerationImpl : torch::nn::Module, Seq2SeqModel {
   DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& attention_mask) override;
   torch::Tensor decode_step(const torch::Tensor& ids, DecoderState& state) override;
   const io::Seq2SeqConfig& seq2seq_config() const override { return config; }
+  int quantize_int8() override;
 
   torch::Tensor logits(const torch::Tensor& h);  // (N, T, D) -> (N, T, V)
   torch::Tensor output_weight() const;           // (V, D): lm_head or the tied decoder embeddings
@@ -88,6 +89,7 @@ struct BartForConditionalGenerationImpl : torch::nn::Module, Seq2SeqModel {
   BartCore model{nullptr};
   torch::Tensor final_logits_bias;  // (1, V), a non-trained parameter when the family has it
   layers::Linear lm_head{nullptr};  // only when tie_word_embeddings is false
+  layers::Linear int8_projection{nullptr};  // int8 mode with tied embeddings: their quantized copy (unregistered)
 };
 TORCH_MODULE(BartForConditionalGeneration);
 

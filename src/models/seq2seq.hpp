@@ -41,6 +41,9 @@ class Seq2SeqModel {
   // the last new position (N, V) in float32 and advances the state by T.
   virtual torch::Tensor decode_step(const torch::Tensor& ids, DecoderState& state) = 0;
   virtual const io::Seq2SeqConfig& seq2seq_config() const = 0;
+  // Opt-in int8 inference on CPU: every Linear and the (tied) output projection quantized
+  // (layers::LinearImpl::quantize_int8). Returns the number of quantized matrices.
+  virtual int quantize_int8() = 0;
 };
 
 // labels (B, T) with -100 for ignored positions -> decoder_input_ids (B, T) as the family's HF

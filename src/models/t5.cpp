@@ -166,9 +166,23 @@ T5ModelImpl::T5ModelImpl(const io::T5Config& c, bool enc_only, const T5Layout& l
   }
 }
 
+int T5ModelImpl::quantize_int8() {
+  int n = layers::quantize_linear_int8(*this);
+  if (!lm_head && !encoder_only) {
+    int8_projection = layers::Linear(config.d_model, config.vocab_size, false);
+    int8_projection->weight = shared->weight;
+    int8_projection->eval();
+    int8_projection->quantize_int8();
+    ++n;
+  }
+  return n;
+}
+
 torch::Tensor T5ModelImpl::logits(const torch::Tensor& h) {
   auto x = config.scale_decoder_outputs ? h * std::pow(static_cast<double>(config.d_model), -0.5) : h;
-  return lm_head ? lm_head->forward(x) : at::linear(x, shared->weight);
+  if (lm_head) return lm_head->forward(x);
+  if (int8_projection && !is_training()) return int8_projection->forward(x);
+  return at::linear(x, shared->weight);
 }
 
 torch::Tensor T5ModelImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) {

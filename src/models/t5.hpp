@@ -82,6 +82,7 @@ struct T5ModelImpl : torch::nn::Module, Seq2SeqModel {
   DecoderState start_decoding(const torch::Tensor& memory, const torch::Tensor& attention_mask) override;
   torch::Tensor decode_step(const torch::Tensor& ids, DecoderState& state) override;
   const io::Seq2SeqConfig& seq2seq_config() const override { return config; }
+  int quantize_int8() override;
   torch::Tensor logits(const torch::Tensor& h);  // (N, T, D) -> (N, T, V)
 
   io::T5Config config;
@@ -89,6 +90,7 @@ struct T5ModelImpl : torch::nn::Module, Seq2SeqModel {
   layers::Embedding shared{nullptr};
   T5Stack encoder{nullptr}, decoder{nullptr};
   layers::Linear lm_head{nullptr};  // own weights, or null: logits from `shared`
+  layers::Linear int8_projection{nullptr};  // int8 mode with a tied lm_head: quantized `shared` (unregistered)
 };
 TORCH_MODULE(T5Model);
 

@@ -187,3 +187,32 @@ TEST(Seq2SeqLoading, DegenerateConfigsAreClearErrors) {
   EXPECT_THROW(models::load_model(dir.string()), UnsupportedModel);
   fs::remove_all(dir);
 }
+
+// Opt-in int8 (FBGEMM dynamic quantization): every fixture's logits stay close to fp32 (the
+// golden's forward pass), the fp32 weights stay as loaded, and generation runs.
+TEST_P(Seq2SeqGeneration, Int8StaysCloseToFp32) {
+  layers::set_threads(0);
+  fs::path dir = fs::path(XLING_FIXTURES) / "models" / GetParam();
+  auto golden = io::Checkpoint::open((dir / "golden.safetensors").string());
+  models::NamedTensors inputs;
+  for (const char* k : {"input_ids", "attention_mask", "labels"}) inputs[k] = golden_tensor(golden, k).to(torch::kLong);
+  auto model = models::load_model(dir.string());
+  auto* s2s = models::as_seq2seq(*model.module);
+  ASSERT_NE(s2s, nullptr);
+  torch::InferenceMode guard;
+  auto ref = model.forward(inputs).at("logits");
+  auto weights_before = model.module->named_parameters().values().front().clone();
+  EXPECT_GT(s2s->quantize_int8(), 8);
+  auto got = model.forward(inputs).at("logits");
+  EXPECT_TRUE(torch::equal(weights_before, model.module->named_parameters().values().front()));
+  const double rel = ((got - ref).norm() / ref.norm()).item<double>();
+  EXPECT_LT(rel, 0.05) << GetParam();
+  EXPECT_GT(rel, 0.0) << "int8 path not taken";
+  auto opts = generate::resolve_options(s2s->seq2seq_config(), nullptr, {}, 1);
+  auto meta = core::read_json_file((dir / "golden.json").string());
+  auto r = generate::generate_seq2seq(*s2s, {ints(meta["generation"]["greedy.0"]["source_ids"])},
+                                      generate::decoder_start_token(s2s->seq2seq_config(), nullptr), opts, torch::kCPU);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_GE(r[0][0].ids.size(), 2u);
+  std::cout << fmt::format("[int8] {}: logits relative error {:.3g}\n", GetParam(), rel);
+}
