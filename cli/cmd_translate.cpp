@@ -89,9 +89,11 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
       pieces.push_back(lines[i]);
     }
     for (const auto& p : pieces) {
-      auto full = tok.encode_source(p, opt.src_lang, opt.tgt_lang);
-      auto ids = so.max_length ? tok.encode_source(p, opt.src_lang, opt.tgt_lang, so) : full;
-      if (ids.size() < full.size()) ++truncated;
+      auto ids = tok.encode_source(p, opt.src_lang, opt.tgt_lang, so);
+      // only a segment at the limit can have been cut: tokenize it again without one to know
+      if (so.max_length && ids.size() >= so.max_length && tok.encode_source(p, opt.src_lang, opt.tgt_lang).size() > ids.size()) {
+        ++truncated;
+      }
       units.push_back({i, std::move(ids)});
     }
   }
