@@ -29,7 +29,7 @@ FUZZ_SMOKE_SECONDS ?= 25
 APT_PACKAGES := cmake ninja-build g++ ccache clang-14 libclang-rt-14-dev \
   nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libbenchmark-dev \
   libutf8proc-dev libonig-dev libpng-dev \
-  libfaiss-dev libopenblas0-pthread libsqlite3-dev chromium fonts-dejavu-core
+  libfaiss-dev libopenblas0-pthread libsqlite3-dev libcpp-httplib-dev chromium fonts-dejavu-core
 
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime

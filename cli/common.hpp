@@ -46,6 +46,7 @@ void add_search_command(CLI::App& app, CommandList& commands);
 void add_select_examples_command(CLI::App& app, CommandList& commands);
 void add_generate_command(CLI::App& app, CommandList& commands);
 void add_translate_command(CLI::App& app, CommandList& commands);
+void add_serve_command(CLI::App& app, CommandList& commands);
 
 // Text output to stdout ("-") or to a file replaced atomically when commit() is called;
 // without commit (an error happened) the target is left untouched.

@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
   add_select_examples_command(app, commands);
   add_generate_command(app, commands);
   add_translate_command(app, commands);
+#ifdef XLING_HAVE_SERVER
+  add_serve_command(app, commands);
+#endif
 
   try {
     app.parse(argc, argv);

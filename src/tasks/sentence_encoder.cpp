@@ -183,15 +183,30 @@ SentenceEncoder SentenceEncoder::load(const std::string& dir, std::optional<Pool
   return enc;
 }
 
-torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, const EncodeOptions& opt, EncodeStats* stats) const {
-  std::string prompt = opt.prompt;
+std::string SentenceEncoder::resolve_prompt(const EncodeOptions& opt) const {
   if (!opt.prompt_name.empty()) {
     auto it = prompts_.find(opt.prompt_name);
     if (it == prompts_.end()) throw InvalidArgument(fmt::format("the model has no prompt named '{}'", opt.prompt_name));
-    prompt = it->second;
-  } else if (prompt.empty() && !default_prompt_name_.empty() && prompts_.count(default_prompt_name_)) {
-    prompt = prompts_.at(default_prompt_name_);
+    return it->second;
   }
+  if (opt.prompt.empty() && !default_prompt_name_.empty() && prompts_.count(default_prompt_name_)) {
+    return prompts_.at(default_prompt_name_);
+  }
+  return opt.prompt;
+}
+
+std::string SentenceEncoder::input_text(const std::string& prompt, const std::string& text) const {
+  std::string t = prompt + text;
+  if (lower_case_) std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  return t;
+}
+
+std::size_t SentenceEncoder::count_tokens(const std::string& text, const EncodeOptions& opt) const {
+  return tokenizer_->encode(input_text(resolve_prompt(opt), text)).size();
+}
+
+torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, const EncodeOptions& opt, EncodeStats* stats) const {
+  const std::string prompt = resolve_prompt(opt);
   std::size_t max_len = opt.max_length.value_or(max_length_);
   std::size_t prompt_tokens = 0;
   if (!prompt.empty() && !include_prompt_) prompt_tokens = tokenizer_->encode(prompt).size() - 1;
@@ -200,11 +215,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
   EncodeStats st;
   st.texts = texts.size();
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    std::string t = prompt + texts[i];
-    if (lower_case_) {
-      std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
-    }
-    encs[i] = encode_truncated(*tokenizer_, t, nullptr, max_len, &st.truncated);
+    encs[i] = encode_truncated(*tokenizer_, input_text(prompt, texts[i]), nullptr, max_len, &st.truncated);
   }
   torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
   torch::InferenceMode guard;

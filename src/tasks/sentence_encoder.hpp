@@ -64,6 +64,12 @@ class SentenceEncoder {
   // texts -> (N, D) float32, rows in input order. Sorted by length and batched by tokens.
   torch::Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& options, EncodeStats* stats = nullptr) const;
   std::size_t dimension() const { return dimension_; }
+  // Tokens of one text as encode() would feed it (prompt and special tokens included) before
+  // truncation; what a server checks against max_length() when truncation is off.
+  std::size_t count_tokens(const std::string& text, const EncodeOptions& options) const;
+  std::size_t max_length() const { return max_length_; }
+  bool normalizes() const { return normalize_; }  // the directory (or load()) adds a Normalize step
+  const tokenize::Tokenizer& tokenizer() const { return *tokenizer_; }
   const std::map<std::string, std::string>& prompts() const { return prompts_; }
 
  private:
@@ -73,6 +79,9 @@ class SentenceEncoder {
   bool include_prompt_ = true;
   std::vector<DenseLayer> dense_;
   bool normalize_ = false;
+  std::string resolve_prompt(const EncodeOptions& options) const;
+  std::string input_text(const std::string& prompt, const std::string& text) const;  // prompt + text, lower-cased if the model says so
+
   std::size_t max_length_ = 512;
   bool lower_case_ = false;
   std::size_t dimension_ = 0;

@@ -1,0 +1,27 @@
+// The HTTP exchange as serve::Service sees it, independent of the HTTP library: server/ fills an
+// HttpRequest from the wire and writes the HttpResponse back, so the service's routing, auth,
+// limits and error mapping are tested without sockets.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace xling::serve {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query string
+  std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Retry-After, ...)
+};
+
+}  // namespace xling::serve

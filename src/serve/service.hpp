@@ -1,0 +1,83 @@
+// `xling serve`'s logic: the models it hosts, one dynamic Batcher per model, and the endpoints
+// (routing, API-key check, request validation, errors as {"error", "error_type"} with their
+// HTTP status). Transport-agnostic: server/ turns HTTP into HttpRequest and back.
+//
+// Endpoints (docs/http-api.md): GET /health, /info, /metrics; POST /embed (TEI),
+// /v1/embeddings (OpenAI), /tokenize, /decode (TEI). A request names its model by "model"
+// (default: the first one).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "serve/batcher.hpp"
+#include "serve/http_types.hpp"
+#include "serve/metrics.hpp"
+#include "serve/requests.hpp"
+
+namespace xling::serve {
+
+struct ModelSpec {
+  std::string name;  // what requests put in "model"
+  std::string dir;   // a sentence-transformers or HF encoder directory
+};
+
+// "[NAME=]DIR" -> spec; the name defaults to the directory's last component.
+ModelSpec parse_model_spec(const std::string& arg);
+
+struct ServiceOptions {
+  std::vector<ModelSpec> models;  // >= 1
+  Limits limits;
+  BatcherOptions batching;
+  std::size_t max_input_tokens = 0;  // per input; 0 = each model's maximum
+  bool auto_truncate = false;        // what "truncate" means when a request leaves it out (TEI)
+  std::chrono::milliseconds request_timeout{30000};  // queueing + compute; then 504
+  std::string api_key;               // non-empty: "Authorization: Bearer KEY" required (not for /health)
+  std::string dtype = "f32";
+  std::string device = "cpu";
+};
+
+class Service {
+ public:
+  explicit Service(ServiceOptions options);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Loads every model (blocking; progress on stderr). Until it returns, model endpoints
+  // answer 503. Throws what loading throws (file and value named).
+  void load();
+  bool ready() const { return ready_.load(); }
+
+  // Never throws: every failure is an HttpResponse with a JSON error body. `cancelled`, when
+  // given, is set by the transport when the client goes away; queued work is then dropped.
+  HttpResponse handle(const HttpRequest& request, std::shared_ptr<std::atomic<bool>> cancelled = nullptr);
+
+  // Stops the batchers after running what is queued (graceful shutdown).
+  void shutdown();
+
+  const ServiceOptions& options() const { return options_; }
+
+ private:
+  struct Model;
+  HttpResponse route(const HttpRequest& request, const std::shared_ptr<std::atomic<bool>>& cancelled);
+  Model& pick(const std::optional<std::string>& name);
+  std::vector<std::vector<float>> embed(Model& model, const std::vector<std::string>& texts,
+                                        const std::optional<std::string>& prompt_name, bool truncate,
+                                        const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens);
+  HttpResponse info() const;
+
+  ServiceOptions options_;
+  Registry registry_;
+  ServeMetrics metrics_;
+  std::vector<std::unique_ptr<Model>> models_;
+  std::atomic<bool> ready_{false};
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace xling::serve

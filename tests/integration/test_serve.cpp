@@ -1,0 +1,360 @@
+// `xling serve` end to end: the real binary on a loopback port (--port 0), a real HTTP client
+// (cpp-httplib). Embeddings equal `xling embed` for the same texts; every error has its status
+// and JSON body; 64 concurrent clients each get their own results while the server merges their
+// requests into shared batches; SIGTERM drains and exits 0.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "../unit/test_util.hpp"
+
+using xling::testing::ScratchDir;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string kFixtures = XLING_FIXTURES;
+const std::string kE5 = kFixtures + "/sentence_transformers/e5_like_mean";
+const std::string kLabse = kFixtures + "/sentence_transformers/labse_like_cls_dense";
+
+// A running `xling serve`; stderr goes to a file that the constructor polls for the port and
+// "ready". The destructor sends SIGTERM and waits.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> args) {
+    log_ = scratch_.file("serve.log");
+    args.insert(args.begin(), {XLING_BIN, "--threads", "2", "serve", "--port", "0"});
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::freopen(log_.c_str(), "w", stderr);
+      (void)f;
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(XLING_BIN, argv.data());
+      _exit(127);
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    std::regex listening(R"(listening on http://[^:]+:(\d+))");
+    while (std::chrono::steady_clock::now() < until) {
+      std::string text = log();
+      std::smatch m;
+      if (port_ == 0 && std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
+      if (text.find("xling serve: ready") != std::string::npos) return;
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~ServerProcess() {
+    if (!exited_) stop();
+  }
+  // SIGTERM, wait; returns the exit code.
+  int stop() {
+    if (exited_) return exit_code_;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    exited_ = true;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code_;
+  }
+  bool running() const { return !exited_ && port_ > 0; }
+  int port() const { return port_; }
+  int exit_code() const { return exit_code_; }
+  std::string log() const { return xling::testing::read_bytes(log_); }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    return c;
+  }
+
+ private:
+  ScratchDir scratch_;
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
+json post_json(httplib::Client& c, const std::string& path, const std::string& body, int* status) {
+  auto r = c.Post(path, body, "application/json");
+  if (!r) {
+    *status = -1;
+    return json();
+  }
+  *status = r->status;
+  return json::parse(r->body, nullptr, /*allow_exceptions=*/false);
+}
+
+// `xling embed` of `texts` (JSONL rows).
+std::vector<std::vector<float>> cli_embed(const std::string& model, const std::vector<std::string>& texts) {
+  ScratchDir s;
+  {
+    std::ofstream in(s.file("in.jsonl"));
+    for (const auto& t : texts) in << json(t).dump() << '\n';
+  }
+  auto r = xling::testing::run_command(XLING_BIN, {"embed", "--model", model, "--input", s.file("in.jsonl"), "--output",
+                                                   s.file("out.jsonl")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::vector<std::vector<float>> out;
+  std::ifstream f(s.file("out.jsonl"));
+  std::string line;
+  while (std::getline(f, line)) out.push_back(json::parse(line)["embedding"].get<std::vector<float>>());
+  return out;
+}
+
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
+  EXPECT_LE(worst, tol) << what;
+}
+
+const std::vector<std::string> kTexts = {"Der Hund schläft im Garten.", "", "Кошка сидит на окне.", "猫は窓辺に座っている。",
+                                         "C'est la vie !", "   ", "مرحبا بالعالم"};
+
+TEST(Serve, EmbedEqualsTheCli) {
+  ServerProcess srv({"--model", "e5=" + kE5, "--model", "labse=" + kLabse});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  for (const char* model : {"e5", "labse"}) {
+    const std::string dir = std::string(model) == "e5" ? kE5 : kLabse;
+    auto expected = cli_embed(dir, kTexts);
+    int status = 0;
+    auto got = post_json(c, "/embed", json({{"inputs", kTexts}, {"normalize", false}, {"model", model}}).dump(), &status);
+    ASSERT_EQ(status, 200) << got.dump();
+    ASSERT_EQ(got.size(), kTexts.size());
+    for (std::size_t i = 0; i < kTexts.size(); ++i) {
+      expect_close(got[i].get<std::vector<float>>(), expected[i], 1e-5, std::string(model) + " text " + std::to_string(i));
+    }
+    // one string -> still a list of one vector (TEI); normalize (default true) -> unit length
+    got = post_json(c, "/embed", json({{"inputs", kTexts[0]}, {"model", model}}).dump(), &status);
+    ASSERT_EQ(status, 200);
+    ASSERT_EQ(got.size(), 1u);
+    double norm = 0;
+    for (float x : got[0].get<std::vector<float>>()) norm += static_cast<double>(x) * x;
+    EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-5);
+  }
+  // default model = the first
+  int status = 0;
+  auto first = post_json(c, "/embed", json({{"inputs", {"Hallo Welt"}}, {"normalize", false}}).dump(), &status);
+  ASSERT_EQ(status, 200);
+  expect_close(first[0].get<std::vector<float>>(), cli_embed(kE5, {"Hallo Welt"})[0], 1e-5, "default model");
+}
+
+TEST(Serve, OpenAIEmbeddingsTokenizeDecodeAndInfo) {
+  ServerProcess srv({"--model", kE5});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  int status = 0;
+  auto f = post_json(c, "/v1/embeddings", json({{"input", {"eins", "zwei"}}, {"model", "e5_like_mean"}}).dump(), &status);
+  ASSERT_EQ(status, 200) << f.dump();
+  EXPECT_EQ(f["object"], "list");
+  EXPECT_EQ(f["model"], "e5_like_mean");
+  ASSERT_EQ(f["data"].size(), 2u);
+  EXPECT_GT(f["usage"]["prompt_tokens"].get<int>(), 2);
+  auto b = post_json(c, "/v1/embeddings", json({{"input", {"eins", "zwei"}}, {"encoding_format", "base64"}}).dump(), &status);
+  ASSERT_EQ(status, 200);
+  for (int i = 0; i < 2; ++i) {
+    // decode the base64 little-endian float32 and compare with the float response
+    const std::string b64 = b["data"][i]["embedding"];
+    std::string bytes;
+    int val = 0, bits = -8;
+    for (char ch : b64) {
+      if (ch == '=') break;
+      const auto pos = std::string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/").find(ch);
+      ASSERT_NE(pos, std::string::npos);
+      val = (val << 6) + static_cast<int>(pos);
+      bits += 6;
+      if (bits >= 0) {
+        bytes.push_back(static_cast<char>((val >> bits) & 0xFF));
+        bits -= 8;
+      }
+    }
+    auto fl = f["data"][i]["embedding"].get<std::vector<float>>();
+    ASSERT_EQ(bytes.size(), fl.size() * 4);
+    for (std::size_t k = 0; k < fl.size(); ++k) {
+      float v;
+      std::memcpy(&v, bytes.data() + 4 * k, 4);
+      EXPECT_EQ(v, fl[k]);
+    }
+  }
+  // /tokenize -> /decode round trip
+  auto t = post_json(c, "/tokenize", json({{"inputs", "Grüße aus Köln"}}).dump(), &status);
+  ASSERT_EQ(status, 200) << t.dump();
+  ASSERT_EQ(t.size(), 1u);
+  std::vector<int> ids;
+  std::string rebuilt;
+  for (const auto& tok : t[0]) {
+    ids.push_back(tok["id"]);
+    if (!tok["special"].get<bool>()) {
+      EXPECT_EQ(tok["text"].get<std::string>(),
+                std::string("Grüße aus Köln").substr(tok["start"].get<std::size_t>(),
+                                                      tok["stop"].get<std::size_t>() - tok["start"].get<std::size_t>()));
+    }
+  }
+  EXPECT_TRUE(t[0].front()["special"].get<bool>());
+  auto d = post_json(c, "/decode", json({{"ids", ids}}).dump(), &status);
+  ASSERT_EQ(status, 200) << d.dump();
+  EXPECT_EQ(d, json({"Grüße aus Köln"}));
+  // /health, /info, /metrics
+  auto h = c.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto info = c.Get("/info");
+  ASSERT_TRUE(info);
+  auto ij = json::parse(info->body);
+  EXPECT_EQ(ij["models"][0]["name"], "e5_like_mean");
+  EXPECT_GT(ij["models"][0]["dimension"].get<int>(), 0);
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("xling_requests_total{endpoint=\"/v1/embeddings\",status=\"200\"} 2"), std::string::npos);
+  EXPECT_EQ(srv.stop(), 0) << srv.log();
+}
+
+TEST(Serve, BadRequestsGetTheirStatusAndTheServerStaysUp) {
+  ServerProcess srv({"--model", kE5, "--max-input-tokens", "16", "--max-request-bytes", "100000",
+                     "--max-client-batch-size", "50"});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string type;
+  };
+  const std::string long_text(400, 'a');
+  std::string nested(200, '[');
+  std::vector<Case> cases = {
+      {"/embed", "{\"inputs\": ", 400, "Validation"},
+      {"/embed", "inputs=hello", 400, "Validation"},  // curl -d form bodies are read as JSON
+      {"/embed", R"({"inputs": 5})", 400, "Validation"},
+      {"/embed", "{\"inputs\": \"bad \xff\xfe utf8\"}", 400, "Validation"},
+      {"/embed", R"({"inputs": []})", 400, "Validation"},
+      {"/embed", "{\"inputs\": " + nested + "}", 400, "Validation"},
+      {"/embed", json({{"inputs", std::vector<std::string>(51, "x")}}).dump(), 413, "PayloadTooLarge"},
+      {"/embed", json({{"inputs", std::string(200000, 'x')}}).dump(), 413, "PayloadTooLarge"},
+      {"/embed", json({{"inputs", long_text}}).dump(), 422, "Validation"},
+      {"/embed", json({{"inputs", "hi"}, {"model", "nope"}}).dump(), 404, "NotFound"},
+      {"/embed", json({{"inputs", "hi"}, {"prompt_name", "nope"}}).dump(), 400, "Validation"},
+      {"/nowhere", "{}", 404, "NotFound"},
+      {"/decode", R"({"ids": [99999999]})", 400, "Validation"},
+  };
+  for (const auto& k : cases) {
+    auto r = c.Post(k.path, k.body, "application/json");
+    ASSERT_TRUE(r) << k.path << " " << k.body.substr(0, 80);
+    EXPECT_EQ(r->status, k.status) << k.body.substr(0, 80) << " -> " << r->body;
+    auto j = json::parse(r->body, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << r->body;
+    EXPECT_EQ(j.value("error_type", ""), k.type) << r->body;
+    EXPECT_FALSE(j.value("error", "").empty());
+  }
+  // truncate=true embeds the long text
+  int status = 0;
+  post_json(c, "/embed", json({{"inputs", long_text}, {"truncate", true}}).dump(), &status);
+  EXPECT_EQ(status, 200);
+  auto g = c.Get("/embed");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->status, 405);
+  auto h = c.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST(Serve, ApiKeyIsRequiredWhenSet) {
+  ServerProcess srv({"--model", kE5, "--api-key", "s3cret"});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  auto r = c.Post("/embed", R"({"inputs": "hi"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  httplib::Headers hdr = {{"Authorization", "Bearer s3cret"}};
+  r = c.Post("/embed", hdr, R"({"inputs": "hi"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto h = c.Get("/health");  // load balancers probe without the key
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+}
+
+TEST(Serve, RefusesAPublicAddressWithoutAKey) {
+  auto r = xling::testing::run_command(XLING_BIN, {"serve", "--host", "0.0.0.0", "--port", "0", "--model", kE5});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--api-key"), std::string::npos) << r.err;
+}
+
+// 64 clients at once, each sending its own texts many times: every response must hold the
+// embeddings of that request's texts (checked against single-text references), no 5xx, and
+// the batch histogram must show batches that merged several requests.
+TEST(Serve, SixtyFourConcurrentClientsGetTheirOwnResults) {
+  ServerProcess srv({"--model", kE5, "--max-wait-ms", "5"});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  const int kClients = 64, kRounds = 4;
+  std::vector<std::string> texts;
+  for (int i = 0; i < kClients * 2; ++i) texts.push_back("client text number " + std::to_string(i) + " " + kTexts[i % kTexts.size()]);
+  auto reference = cli_embed(kE5, texts);
+  std::atomic<int> ok{0}, bad{0}, mismatched{0};
+  std::mutex log_mutex;
+  std::string failures;
+  auto fmt_status = [](int status, const std::string& body) { return std::to_string(status) + " " + body.substr(0, 200) + "\n"; };
+  std::vector<std::thread> pool;
+  for (int cl = 0; cl < kClients; ++cl) {
+    pool.emplace_back([&, cl] {
+      auto c = srv.client();
+      c.set_keep_alive(true);
+      for (int r = 0; r < kRounds; ++r) {
+        const std::vector<std::string> mine = {texts[2 * cl], texts[2 * cl + 1]};
+        auto res = c.Post("/embed", json({{"inputs", mine}, {"normalize", false}}).dump(), "application/json");
+        if (!res || res->status != 200) {
+          if (++bad <= 3) {
+            std::lock_guard<std::mutex> lock(log_mutex);
+            failures += res ? fmt_status(res->status, res->body) : "error " + httplib::to_string(res.error()) + "\n";
+          }
+          continue;
+        }
+        auto j = json::parse(res->body);
+        bool same = j.size() == 2;
+        for (int k = 0; same && k < 2; ++k) {
+          auto v = j[k].get<std::vector<float>>();
+          const auto& ref = reference[static_cast<std::size_t>(2 * cl + k)];
+          same = v.size() == ref.size();
+          for (std::size_t i = 0; same && i < v.size(); ++i) same = std::abs(v[i] - ref[i]) <= 1e-5;
+        }
+        (same ? ok : mismatched)++;
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(bad.load(), 0) << failures;
+  EXPECT_EQ(mismatched.load(), 0);
+  EXPECT_EQ(ok.load(), kClients * kRounds);
+  // batches merged requests: some batch saw more than one request
+  auto m = srv.client().Get("/metrics");
+  ASSERT_TRUE(m);
+  std::regex count_le1(R"re(xling_batch_requests_bucket\{model="e5_like_mean",le="1"\} (\d+))re");
+  std::regex count_all(R"re(xling_batch_requests_count\{model="e5_like_mean"\} (\d+))re");
+  std::smatch a, b;
+  ASSERT_TRUE(std::regex_search(m->body, a, count_le1)) << m->body.substr(0, 3000);
+  ASSERT_TRUE(std::regex_search(m->body, b, count_all));
+  EXPECT_LT(std::stoi(a[1]), std::stoi(b[1])) << "no batch merged two requests";
+  EXPECT_EQ(srv.stop(), 0) << srv.log();
+}
+
+}  // namespace
