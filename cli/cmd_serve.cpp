@@ -126,8 +126,9 @@ void add_serve_command(CLI::App& app, CommandList& commands) {
   auto opt = std::make_shared<ServeOptions>();
   CLI::App* sub = app.add_subcommand(
       "serve",
-      "HTTP server for embeddings (TEI /embed, OpenAI /v1/embeddings), /tokenize, /decode, /health, /info and "
-      "Prometheus /metrics, with requests of many clients merged into token-budget batches. Request bodies are JSON "
+      "HTTP server for embeddings (TEI /embed, OpenAI /v1/embeddings), reranking (/rerank), classification "
+      "(/predict), token tagging (/tag), /tokenize, /decode, /health, /info and Prometheus /metrics, with requests "
+      "of many clients merged into token-budget batches. A model serves what its config.json architectures say. Request bodies are JSON "
       "whatever the Content-Type; errors are {\"error\", \"error_type\"} with their status. See docs/http-api.md.");
   sub->add_option("--model,-m", opt->models,
                   "[NAME=]DIR, repeatable; a request picks one by its \"model\" field (default: the first; without "

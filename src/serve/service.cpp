@@ -10,23 +10,71 @@
 #include <torch/torch.h>
 
 #include "models/registry.hpp"
+#include "core/json.hpp"
+#include "tasks/cross_encoder.hpp"
 #include "tasks/sentence_encoder.hpp"
+#include "tasks/sequence_classifier.hpp"
+#include "tasks/token_tagger.hpp"
 #include "tokenize/unicode.hpp"
 #include "xling/errors.hpp"
 #include "xling/version.hpp"
 
 namespace xling::serve {
+
+// One input of a request, as the batcher sees it: a text (and its pair for /rerank and
+// /predict). Items of one lane share how they are run: the prompt (embeddings), single or
+// pair inputs (classifiers), the aggregation (taggers).
+struct detail::Item {
+  std::string text;
+  std::optional<std::string> pair;
+  std::string lane;
+  std::size_t tokens = 0;  // after truncation: the batch budget's cost
+};
+// Embedding or logits in `values`; entities for taggers.
+struct detail::Output {
+  std::vector<float> values;
+  std::vector<tasks::TaggedEntity> entities;
+};
+using detail::Item;
+using detail::Output;
+using ModelBatcher = Batcher<Item, Output>;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// One text of an embedding request, as the batcher sees it.
-struct EmbedItem {
-  std::string text;
-  std::string prompt_name;  // the lane: items of one batch share their prompt
-  std::size_t tokens = 0;   // after truncation: the batch budget's cost
-};
-using EmbedBatcher = Batcher<EmbedItem, std::vector<float>>;
+
+enum class Kind { kEmbedding, kClassifier, kTagger };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kEmbedding: return "embedding";
+    case Kind::kClassifier: return "classifier";
+    case Kind::kTagger: return "tagger";
+  }
+  return "?";
+}
+
+// What a directory is served as, from config.json's architectures: *ForSequenceClassification
+// (rerankers included) -> /predict and /rerank, *ForTokenClassification -> /tag, anything else
+// (sentence-transformers or plain encoders) -> embeddings.
+Kind detect_kind(const std::string& dir) {
+  const auto cfg_path = std::filesystem::path(dir) / "config.json";
+  if (!std::filesystem::exists(cfg_path)) return Kind::kEmbedding;  // SentenceEncoder::load names what is missing
+  auto cfg = core::read_json_file(cfg_path.string());
+  if (cfg.is_object() && cfg.contains("architectures") && cfg["architectures"].is_array()) {
+    for (const auto& a : cfg["architectures"]) {
+      if (!a.is_string()) continue;
+      const std::string name = a.get<std::string>();
+      auto ends = [&](std::string_view suffix) {
+        return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+      };
+      if (ends("ForSequenceClassification")) return Kind::kClassifier;
+      if (ends("ForTokenClassification")) return Kind::kTagger;
+    }
+  }
+  return Kind::kEmbedding;
+}
 
 RequestError error(int status, std::string_view type, const std::string& message) {
   return RequestError(status, type, message);
@@ -44,7 +92,8 @@ HttpResponse error_response(int status, std::string_view type, std::string_view 
 }
 
 std::string endpoint_label(const std::string& path) {
-  static const char* known[] = {"/health", "/info", "/metrics", "/embed", "/v1/embeddings", "/tokenize", "/decode"};
+  static const char* known[] = {"/health", "/info",     "/metrics", "/embed", "/v1/embeddings",
+                                "/rerank", "/predict", "/tag",     "/tokenize", "/decode"};
   for (const char* k : known) {
     if (path == k) return path;
   }
@@ -94,8 +143,12 @@ ModelSpec parse_model_spec(const std::string& arg) {
 
 struct Service::Model {
   ModelSpec spec;
-  std::unique_ptr<tasks::SentenceEncoder> encoder;
-  std::unique_ptr<EmbedBatcher> batcher;
+  Kind kind = Kind::kEmbedding;
+  std::unique_ptr<tasks::SentenceEncoder> encoder;        // kEmbedding
+  std::unique_ptr<tasks::SequenceClassifier> classifier;  // kClassifier
+  std::unique_ptr<tasks::TokenTagger> tagger;             // kTagger
+  const tokenize::Tokenizer* tokenizer = nullptr;
+  std::unique_ptr<ModelBatcher> batcher;
   std::size_t max_tokens = 0;
 };
 
@@ -116,42 +169,72 @@ Service::Service(ServiceOptions options)
 Service::~Service() { shutdown(); }
 
 void Service::load() {
+  const auto load_options =
+      models::LoadOptions::with_dtype(models::parse_compute_dtype(options_.dtype), models::parse_device(options_.device));
   for (const auto& spec : options_.models) {
     const auto t0 = Clock::now();
     auto m = std::make_unique<Model>();
     m->spec = spec;
-    m->encoder = std::make_unique<tasks::SentenceEncoder>(tasks::SentenceEncoder::load(
-        spec.dir, std::nullopt, /*normalize=*/false,
-        models::LoadOptions::with_dtype(models::parse_compute_dtype(options_.dtype), models::parse_device(options_.device))));
-    m->max_tokens = m->encoder->max_length();
+    m->kind = detect_kind(spec.dir);
+    ModelBatcher::Handlers h;
+    std::string what;
+    if (m->kind == Kind::kEmbedding) {
+      m->encoder = std::make_unique<tasks::SentenceEncoder>(
+          tasks::SentenceEncoder::load(spec.dir, std::nullopt, /*normalize=*/false, load_options));
+      m->tokenizer = &m->encoder->tokenizer();
+      m->max_tokens = m->encoder->max_length();
+      what = fmt::format("embedding, dimension {}", m->encoder->dimension());
+    } else if (m->kind == Kind::kClassifier) {
+      m->classifier = std::make_unique<tasks::SequenceClassifier>(tasks::SequenceClassifier::load(spec.dir, load_options));
+      m->tokenizer = &m->classifier->tokenizer();
+      m->max_tokens = m->classifier->max_length();
+      what = fmt::format("classifier, {} labels", m->classifier->num_labels());
+    } else {
+      m->tagger = std::make_unique<tasks::TokenTagger>(tasks::TokenTagger::load(spec.dir, load_options));
+      m->tokenizer = &m->tagger->tokenizer();
+      m->max_tokens = m->tagger->max_length();
+      what = "token tagger";
+    }
     if (options_.max_input_tokens > 0) m->max_tokens = std::min(m->max_tokens, options_.max_input_tokens);
-    tasks::SentenceEncoder* enc = m->encoder.get();
-    const std::size_t max_tokens = m->max_tokens;
-    EmbedBatcher::Handlers h;
-    h.run = [enc, max_tokens](std::vector<EmbedItem>& items) {
-      std::vector<std::string> texts;
+    Model* model = m.get();
+    h.run = [model](std::vector<Item>& items) {
+      std::vector<std::string> texts, pairs;
       texts.reserve(items.size());
-      for (auto& it : items) texts.push_back(std::move(it.text));
-      tasks::EncodeOptions eo;
-      eo.prompt_name = items.front().prompt_name;
-      eo.max_length = max_tokens;
-      torch::Tensor emb = enc->encode(texts, eo).contiguous();
-      std::vector<std::vector<float>> out(items.size());
-      const float* p = emb.data_ptr<float>();
-      const std::size_t d = static_cast<std::size_t>(emb.size(1));
-      for (std::size_t i = 0; i < out.size(); ++i) out[i].assign(p + i * d, p + (i + 1) * d);
+      for (auto& it : items) {
+        texts.push_back(std::move(it.text));
+        if (it.pair) pairs.push_back(std::move(*it.pair));
+      }
+      std::vector<Output> out(items.size());
+      if (model->kind == Kind::kTagger) {
+        const auto agg = tasks::parse_aggregation(items.front().lane);
+        auto ents = model->tagger->tag(texts, agg, 0, nullptr);
+        for (std::size_t i = 0; i < out.size(); ++i) out[i].entities = std::move(ents[i]);
+        return out;
+      }
+      torch::Tensor rows;
+      if (model->kind == Kind::kEmbedding) {
+        tasks::EncodeOptions eo;
+        eo.prompt_name = items.front().lane;
+        eo.max_length = model->max_tokens;
+        rows = model->encoder->encode(texts, eo);
+      } else {
+        rows = model->classifier->logits(texts, pairs.empty() ? nullptr : &pairs, 0, model->max_tokens, nullptr);
+      }
+      rows = rows.to(torch::kCPU, torch::kFloat32).contiguous();
+      const float* p = rows.data_ptr<float>();
+      const std::size_t d = static_cast<std::size_t>(rows.size(1));
+      for (std::size_t i = 0; i < out.size(); ++i) out[i].values.assign(p + i * d, p + (i + 1) * d);
       return out;
     };
-    h.cost = [](const EmbedItem& it) { return it.tokens; };
-    h.key = [](const EmbedItem& it) { return it.prompt_name; };
+    h.cost = [](const Item& it) { return it.tokens; };
+    h.key = [](const Item& it) { return it.lane; };
     h.on_batch = metrics_.batch_observer(spec.name);
     h.on_queue_depth = metrics_.queue_observer(spec.name);
     auto bo = options_.batching;
-    bo.padded_budget = true;  // encoder batches are padded (B, T) tensors
-    m->batcher = std::make_unique<EmbedBatcher>(bo, std::move(h));
-    std::cerr << fmt::format("xling serve: loaded '{}' from {} (embedding, dimension {}, max {} tokens) in {:.1f} s\n",
-                             spec.name, spec.dir, enc->dimension(), m->max_tokens,
-                             std::chrono::duration<double>(Clock::now() - t0).count());
+    bo.padded_budget = true;  // the models run padded (B, T) tensors
+    m->batcher = std::make_unique<ModelBatcher>(bo, std::move(h));
+    std::cerr << fmt::format("xling serve: loaded '{}' from {} ({}, max {} tokens) in {:.1f} s\n", spec.name, spec.dir,
+                             what, m->max_tokens, std::chrono::duration<double>(Clock::now() - t0).count());
     models_.push_back(std::move(m));
   }
   ready_ = true;
@@ -173,32 +256,37 @@ Service::Model& Service::pick(const std::optional<std::string>& name) {
   throw error(404, "NotFound", fmt::format("model '{}' is not served here (models: {})", *name, known));
 }
 
-std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<std::string>& texts,
-                                               const std::optional<std::string>& prompt_name, bool truncate,
-                                               const std::shared_ptr<std::atomic<bool>>& cancelled,
-                                               std::size_t* tokens) {
-  tasks::EncodeOptions eo;
-  if (prompt_name) {
-    if (!model.encoder->prompts().count(*prompt_name)) {
-      std::string known;
-      for (const auto& [k, v] : model.encoder->prompts()) known += (known.empty() ? "" : ", ") + k;
-      throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}' (prompts: {})",
-                                                *prompt_name, model.spec.name, known.empty() ? "none" : known));
-    }
-    eo.prompt_name = *prompt_name;
+Service::Model& Service::pick_kind(const std::optional<std::string>& name, int kind, const std::string& endpoint) {
+  Model& m = pick(name);
+  if (static_cast<int>(m.kind) != kind) {
+    const char* fits = m.kind == Kind::kEmbedding ? "/embed, /v1/embeddings" : m.kind == Kind::kClassifier ? "/predict, /rerank" : "/tag";
+    throw error(400, kValidation, fmt::format("model '{}' is a {} model: {} is not served by it (use {})", m.spec.name,
+                                              kind_name(m.kind), endpoint, fits));
   }
-  std::vector<EmbedItem> items(texts.size());
+  return m;
+}
+
+std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bool truncate,
+                                       const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens) {
   std::size_t total = 0;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    const std::size_t n = model.encoder->count_tokens(texts[i], eo);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto& it = items[i];
+    std::size_t n = 0;
+    if (model.kind == Kind::kEmbedding) {
+      tasks::EncodeOptions eo;
+      eo.prompt_name = it.lane;
+      n = model.encoder->count_tokens(it.text, eo);
+    } else {
+      n = it.pair ? model.tokenizer->encode_pair(it.text, *it.pair).size() : model.tokenizer->encode(it.text).size();
+    }
     if (n > model.max_tokens && !truncate) {
       throw error(422, kValidation,
-                  fmt::format("inputs[{}] has {} tokens, more than the maximum of {} for model '{}'; send \"truncate\": "
+                  fmt::format("input {} has {} tokens, more than the maximum of {} for model '{}'; send \"truncate\": "
                               "true to cut it",
                               i, n, model.max_tokens, model.spec.name));
     }
-    items[i] = {texts[i], eo.prompt_name, std::min(n, model.max_tokens)};
-    total += items[i].tokens;
+    it.tokens = std::min(n, model.max_tokens);
+    total += it.tokens;
   }
   if (tokens) *tokens = total;
   auto flag = cancelled ? cancelled : std::make_shared<std::atomic<bool>>(false);
@@ -228,15 +316,46 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
   throw error(500, kBackend, outcome.error);
 }
 
+std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<std::string>& texts,
+                                               const std::optional<std::string>& prompt_name, bool truncate,
+                                               const std::shared_ptr<std::atomic<bool>>& cancelled,
+                                               std::size_t* tokens) {
+  std::string lane;
+  if (prompt_name) {
+    if (!model.encoder->prompts().count(*prompt_name)) {
+      std::string known;
+      for (const auto& [k, v] : model.encoder->prompts()) known += (known.empty() ? "" : ", ") + k;
+      throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}' (prompts: {})",
+                                                *prompt_name, model.spec.name, known.empty() ? "none" : known));
+    }
+    lane = *prompt_name;
+  }
+  std::vector<Item> items(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) items[i] = {texts[i], std::nullopt, lane, 0};
+  auto outs = run_items(model, std::move(items), truncate, cancelled, tokens);
+  std::vector<std::vector<float>> vecs(outs.size());
+  for (std::size_t i = 0; i < outs.size(); ++i) vecs[i] = std::move(outs[i].values);
+  return vecs;
+}
+
 HttpResponse Service::info() const {
   nlohmann::json models = nlohmann::json::array();
   for (const auto& m : models_) {
-    models.push_back({{"name", m->spec.name},
-                      {"dir", m->spec.dir},
-                      {"kind", "embedding"},
-                      {"dimension", m->encoder->dimension()},
-                      {"max_input_length", m->max_tokens},
-                      {"normalizes", m->encoder->normalizes()}});
+    nlohmann::json j = {{"name", m->spec.name}, {"dir", m->spec.dir}, {"kind", kind_name(m->kind)},
+                        {"max_input_length", m->max_tokens}};
+    if (m->encoder) {
+      j["dimension"] = m->encoder->dimension();
+      j["normalizes"] = m->encoder->normalizes();
+      j["endpoints"] = {"/embed", "/v1/embeddings", "/tokenize", "/decode"};
+    } else if (m->classifier) {
+      nlohmann::json labels = nlohmann::json::array();
+      for (int64_t i = 0; i < m->classifier->num_labels(); ++i) labels.push_back(m->classifier->label(i));
+      j["labels"] = labels;
+      j["endpoints"] = {"/predict", "/rerank", "/tokenize", "/decode"};
+    } else {
+      j["endpoints"] = {"/tag", "/tokenize", "/decode"};
+    }
+    models.push_back(std::move(j));
   }
   nlohmann::json j = {{"version", kVersion},
                       {"ready", ready()},
@@ -274,7 +393,8 @@ HttpResponse Service::handle(const HttpRequest& request, std::shared_ptr<std::at
 HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::atomic<bool>>& cancelled) {
   const std::string& path = req.path;
   const bool get = path == "/health" || path == "/info" || path == "/metrics";
-  const bool post = path == "/embed" || path == "/v1/embeddings" || path == "/tokenize" || path == "/decode";
+  const bool post = path == "/embed" || path == "/v1/embeddings" || path == "/rerank" || path == "/predict" ||
+                    path == "/tag" || path == "/tokenize" || path == "/decode";
   if (!get && !post) {
     throw error(404, "NotFound", fmt::format("no endpoint {} (see /info and docs/http-api.md)", path));
   }
@@ -308,7 +428,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     if (q.truncation_direction == TruncationDirection::kLeft) {
       throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
     }
-    Model& m = pick(q.model);
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kEmbedding), path);
     auto vecs = embed(m, texts_of(q.inputs, "inputs"), q.prompt_name, q.truncate.value_or(options_.auto_truncate),
                       cancelled, nullptr);
     if (q.normalize && !m.encoder->normalizes()) {
@@ -318,7 +438,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/v1/embeddings") {
     auto q = parse_openai_embeddings_request(req.body, options_.limits);
-    Model& m = pick(q.model);
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kEmbedding), path);
     std::size_t tokens = 0;
     auto vecs = embed(m, texts_of(q.input, "input"), std::nullopt, options_.auto_truncate, cancelled, &tokens);
     if (q.dimensions) {
@@ -332,11 +452,119 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     return json_response(200, openai_embeddings_response(vecs, m.spec.name, tokens,
                                                          q.encoding_format == EncodingFormat::kBase64));
   }
+  if (path == "/rerank") {
+    auto q = parse_rerank_request(req.body, options_.limits);
+    if (q.truncation_direction == TruncationDirection::kLeft) {
+      throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
+    }
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kClassifier), path);
+    std::vector<Item> items(q.texts.size());
+    for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0};
+    auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
+    // sentence-transformers CrossEncoder.predict: sigmoid of one logit, else the softmax of the
+    // last class; raw_scores: that logit (tasks::relevance_scores)
+    std::vector<std::pair<float, std::size_t>> ranked;
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const auto& l = outs[i].values;
+      float score = l.back();
+      if (!q.raw_scores) {
+        if (l.size() == 1) {
+          score = 1.0f / (1.0f + std::exp(-l[0]));
+        } else {
+          const float top = *std::max_element(l.begin(), l.end());
+          double sum = 0;
+          for (float x : l) sum += std::exp(static_cast<double>(x - top));
+          score = static_cast<float>(std::exp(static_cast<double>(l.back() - top)) / sum);
+        }
+      }
+      ranked.emplace_back(score, i);
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    if (q.top_n && static_cast<std::size_t>(*q.top_n) < ranked.size()) ranked.resize(static_cast<std::size_t>(*q.top_n));
+    std::string body = "[";
+    for (std::size_t r = 0; r < ranked.size(); ++r) {
+      body += fmt::format("{}{{\"index\":{},\"score\":", r ? "," : "", ranked[r].second);
+      append_json_float(body, ranked[r].first);
+      if (q.return_text) body += ",\"text\":" + nlohmann::json(q.texts[ranked[r].second]).dump();
+      body += "}";
+    }
+    return json_response(200, body + "]");
+  }
+  if (path == "/predict") {
+    auto q = parse_predict_request(req.body, options_.limits);
+    if (q.truncation_direction == TruncationDirection::kLeft) {
+      throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
+    }
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kClassifier), path);
+    std::vector<Item> items(q.inputs.size());
+    for (std::size_t i = 0; i < q.inputs.size(); ++i) {
+      items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0};
+    }
+    auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
+    // the HF text-classification pipeline: softmax, or sigmoid for multi-label and 1-label models
+    const bool sigmoid =
+        m.classifier->problem_type() == "multi_label_classification" || m.classifier->num_labels() == 1;
+    std::string body = q.single_input ? "" : "[";
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      std::vector<float> p = outs[i].values;
+      if (!q.raw_scores) {
+        if (sigmoid) {
+          for (float& x : p) x = 1.0f / (1.0f + std::exp(-x));
+        } else {
+          const float top = *std::max_element(p.begin(), p.end());
+          double sum = 0;
+          for (float x : p) sum += std::exp(static_cast<double>(x - top));
+          for (float& x : p) x = static_cast<float>(std::exp(static_cast<double>(x - top)) / sum);
+        }
+      }
+      std::vector<std::size_t> idx(p.size());
+      for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+      if (q.top_k && static_cast<std::size_t>(*q.top_k) < idx.size()) idx.resize(static_cast<std::size_t>(*q.top_k));
+      body += i ? ",[" : "[";
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        body += fmt::format("{}{{\"label\":{},\"score\":", k ? "," : "",
+                            nlohmann::json(m.classifier->label(static_cast<int64_t>(idx[k]))).dump());
+        append_json_float(body, p[idx[k]]);
+        body += "}";
+      }
+      body += "]";
+    }
+    if (!q.single_input) body += "]";
+    return json_response(200, body);
+  }
+  if (path == "/tag") {
+    auto q = parse_tag_request(req.body, options_.limits);
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kTagger), path);
+    static const char* names[] = {"none", "simple", "first", "average", "max"};
+    const std::string lane = names[static_cast<int>(q.aggregation_strategy)];
+    std::vector<Item> items(q.inputs.size());
+    for (std::size_t i = 0; i < q.inputs.size(); ++i) items[i] = {q.inputs[i], std::nullopt, lane, 0};
+    auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
+    const bool grouped = q.aggregation_strategy != AggregationStrategy::kNone;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& o : outs) {
+      nlohmann::json ents = nlohmann::json::array();
+      for (const auto& e : o.entities) {
+        if (std::find(q.ignore_labels.begin(), q.ignore_labels.end(), e.label) != q.ignore_labels.end()) continue;
+        nlohmann::json j = {{grouped ? "entity_group" : "entity", e.label},
+                            {"score", e.score},
+                            {"word", e.word},
+                            {"start", e.start},
+                            {"end", e.end}};
+        if (!grouped) j["index"] = e.index;
+        ents.push_back(std::move(j));
+      }
+      out.push_back(std::move(ents));
+    }
+    return json_response(200, out.dump());
+  }
   if (path == "/tokenize") {
     auto q = parse_tokenize_request(req.body, options_.limits);
     Model& m = pick(q.model);
     std::string prompt;
     if (q.prompt_name) {
+      if (!m.encoder) throw error(400, kValidation, fmt::format("model '{}' has no prompts", m.spec.name));
       auto it = m.encoder->prompts().find(*q.prompt_name);
       if (it == m.encoder->prompts().end()) {
         throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}'", *q.prompt_name, m.spec.name));
@@ -346,7 +574,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     nlohmann::json out = nlohmann::json::array();
     for (const auto& text : q.inputs) {
       const std::string full = prompt + text;
-      auto enc = m.encoder->tokenizer().encode(full, q.add_special_tokens);
+      auto enc = m.tokenizer->encode(full, q.add_special_tokens);
       nlohmann::json toks = nlohmann::json::array();
       for (std::size_t i = 0; i < enc.size(); ++i) {
         const bool special = enc.special[i] != 0;
@@ -370,7 +598,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   // /decode
   auto q = parse_decode_request(req.body, options_.limits);
   Model& m = pick(q.model);
-  const auto& tok = m.encoder->tokenizer();
+  const auto& tok = *m.tokenizer;
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t s = 0; s < q.ids.size(); ++s) {
     for (std::size_t i = 0; i < q.ids[s].size(); ++i) {

@@ -3,14 +3,17 @@
 // HTTP status). Transport-agnostic: server/ turns HTTP into HttpRequest and back.
 //
 // Endpoints (docs/http-api.md): GET /health, /info, /metrics; POST /embed (TEI),
-// /v1/embeddings (OpenAI), /tokenize, /decode (TEI). A request names its model by "model"
-// (default: the first one).
+// /v1/embeddings (OpenAI), /rerank, /predict (TEI), /tag, /tokenize, /decode (TEI). A request
+// names its model by "model" (default: the first one). What a model serves follows from its
+// config.json: sequence classifiers /predict and /rerank, token classifiers /tag, other
+// encoders the embedding endpoints.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +24,11 @@
 #include "serve/requests.hpp"
 
 namespace xling::serve {
+
+namespace detail {
+struct Item;    // service.cpp: one input as the batcher sees it
+struct Output;  // service.cpp: its embedding, logits or entities
+}  // namespace detail
 
 struct ModelSpec {
   std::string name;  // what requests put in "model"
@@ -67,6 +75,11 @@ class Service {
   struct Model;
   HttpResponse route(const HttpRequest& request, const std::shared_ptr<std::atomic<bool>>& cancelled);
   Model& pick(const std::optional<std::string>& name);
+  Model& pick_kind(const std::optional<std::string>& name, int kind, const std::string& endpoint);
+  // Counts tokens (422 when over the maximum and not truncating), submits to the model's
+  // batcher, waits; batcher outcomes become 429 / 504 / 503 / 500.
+  std::vector<detail::Output> run_items(Model& model, std::vector<detail::Item> items, bool truncate,
+                                        const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens);
   std::vector<std::vector<float>> embed(Model& model, const std::vector<std::string>& texts,
                                         const std::optional<std::string>& prompt_name, bool truncate,
                                         const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens);

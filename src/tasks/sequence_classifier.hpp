@@ -24,6 +24,8 @@ class SequenceClassifier {
   std::string label(int64_t i) const;  // id2label, or LABEL_i
   int64_t num_labels() const { return num_labels_; }
   std::string problem_type() const { return problem_type_; }
+  const tokenize::Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::size_t max_length() const { return max_length_; }
 
  private:
   std::shared_ptr<models::LoadedModel> model_;

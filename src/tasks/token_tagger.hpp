@@ -29,6 +29,8 @@ class TokenTagger {
   // One list of entities per text. `truncated` counts texts cut to the model's maximum length.
   std::vector<std::vector<TaggedEntity>> tag(const std::vector<std::string>& texts, Aggregation aggregation,
                                              std::size_t batch_tokens, std::size_t* truncated) const;
+  const tokenize::Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::size_t max_length() const { return max_length_; }
 
  private:
   std::shared_ptr<models::LoadedModel> model_;

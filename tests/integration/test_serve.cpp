@@ -1,5 +1,6 @@
 // `xling serve` end to end: the real binary on a loopback port (--port 0), a real HTTP client
-// (cpp-httplib). Embeddings equal `xling embed` for the same texts; every error has its status
+// (cpp-httplib). Embeddings, rerank scores, predictions and tags equal the CLI's (`embed`,
+// `rerank`, `classify`, `tag`) for the same inputs; every error has its status
 // and JSON body; 64 concurrent clients each get their own results while the server merges their
 // requests into shared batches; SIGTERM drains and exits 0.
 #include <signal.h>
@@ -276,6 +277,109 @@ TEST(Serve, BadRequestsGetTheirStatusAndTheServerStaysUp) {
   auto h = c.Get("/health");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
+}
+
+// /rerank and /predict on the cross-encoder fixture equal `xling rerank` / `xling classify`;
+// /tag on a token classifier made by `xling finetune --task token-cls` equals `xling tag`.
+std::vector<json> cli_jsonl(const std::vector<std::string>& args, const std::string& input) {
+  ScratchDir s;
+  std::ofstream(s.file("in.jsonl")) << input;
+  auto a = args;
+  a.insert(a.end(), {"--input", s.file("in.jsonl"), "--output", s.file("out.jsonl")});
+  auto r = xling::testing::run_command(XLING_BIN, a);
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::vector<json> rows;
+  std::ifstream f(s.file("out.jsonl"));
+  std::string line;
+  while (std::getline(f, line)) rows.push_back(json::parse(line));
+  return rows;
+}
+
+TEST(Serve, RerankPredictAndTagEqualTheCli) {
+  const std::string ce = kFixtures + "/sentence_transformers/cross_encoder_xlmr";
+  ScratchDir tmp;
+  std::ofstream(tmp.file("train.jsonl"))
+      << R"({"tokens": ["Angela", "Merkel", "besuchte", "Paris"], "ner_tags": ["B-PER", "I-PER", "O", "B-LOC"]})" << "\n"
+      << R"({"tokens": ["Der", "Hund", "in", "Berlin"], "ner_tags": ["O", "O", "O", "B-LOC"]})" << "\n";
+  auto ft = xling::testing::run_command(XLING_BIN, {"finetune", "--task", "token-cls", "--model", ce, "--train",
+                                                    tmp.file("train.jsonl"), "--max-steps", "3", "--lr", "1e-2",
+                                                    "--output", tmp.file("tagger"), "--quiet"});
+  ASSERT_EQ(ft.code, 0) << ft.err;
+  ServerProcess srv({"--model", "ce=" + ce, "--model", "ner=" + tmp.file("tagger"), "--model", "emb=" + kE5});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  const std::string query = "Wo schläft der Hund?";
+  const std::vector<std::string> texts = {"Der Hund schläft im Garten.", "Кошка сидит на окне.", "", "Le chien dort."};
+  std::string pairs;
+  for (const auto& t : texts) pairs += json({{"text", query}, {"text_pair", t}}).dump() + "\n";
+  auto cli_scores = cli_jsonl({"rerank", "--model", ce}, pairs);
+  ASSERT_EQ(cli_scores.size(), texts.size());
+  for (bool raw : {false, true}) {
+    auto cli_raw = raw ? cli_jsonl({"rerank", "--model", ce, "--raw"}, pairs) : cli_scores;
+    int status = 0;
+    auto r = post_json(c, "/rerank",
+                       json({{"query", query}, {"texts", texts}, {"raw_scores", raw}, {"return_text", true}, {"model", "ce"}}).dump(),
+                       &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    ASSERT_EQ(r.size(), texts.size());
+    for (std::size_t k = 0; k < r.size(); ++k) {
+      const std::size_t i = r[k]["index"];
+      EXPECT_NEAR(r[k]["score"].get<double>(), cli_raw[i]["score"].get<double>(), 1e-5) << "text " << i;
+      EXPECT_EQ(r[k]["text"], texts[i]);
+      if (k) {
+        EXPECT_GE(r[k - 1]["score"].get<double>(), r[k]["score"].get<double>());
+      }
+    }
+  }
+  int status = 0;
+  auto top = post_json(c, "/rerank", json({{"query", query}, {"texts", texts}, {"top_n", 2}, {"model", "ce"}}).dump(), &status);
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(top.size(), 2u);
+  // /predict: a batch of pairs and a single text
+  auto cli_cls = cli_jsonl({"classify", "--model", ce}, pairs);
+  json batch = json::array();
+  for (const auto& t : texts) batch.push_back({query, t});
+  auto p = post_json(c, "/predict", json({{"inputs", batch}, {"model", "ce"}}).dump(), &status);
+  ASSERT_EQ(status, 200) << p.dump();
+  ASSERT_EQ(p.size(), texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(p[i][0]["label"], cli_cls[i]["label"]);
+    EXPECT_NEAR(p[i][0]["score"].get<double>(), cli_cls[i]["score"].get<double>(), 1e-5);
+  }
+  auto single = post_json(c, "/predict", json({{"inputs", "nur ein Text"}, {"model", "ce"}}).dump(), &status);
+  ASSERT_EQ(status, 200);
+  ASSERT_TRUE(single.is_array());
+  EXPECT_TRUE(single[0].is_object()) << single.dump();  // one input -> a flat list of predictions
+  // /tag
+  const std::vector<std::string> sentences = {"Angela Merkel besuchte Paris", "Der Hund in Berlin", ""};
+  for (const char* agg : {"none", "simple"}) {
+    std::string lines;
+    for (const auto& t : sentences) lines += json(t).dump() + "\n";
+    auto cli_tags = cli_jsonl({"tag", "--model", tmp.file("tagger"), "--aggregation", agg}, lines);
+    auto t = post_json(c, "/tag",
+                       json({{"inputs", sentences}, {"aggregation_strategy", agg}, {"model", "ner"}}).dump(), &status);
+    ASSERT_EQ(status, 200) << t.dump();
+    ASSERT_EQ(t.size(), sentences.size());
+    for (std::size_t i = 0; i < sentences.size(); ++i) {
+      const auto& want = cli_tags[i]["entities"];
+      ASSERT_EQ(t[i].size(), want.size()) << agg << " " << i << ": " << t[i].dump() << " vs " << want.dump();
+      for (std::size_t e = 0; e < want.size(); ++e) {
+        for (const char* key : {"word", "start", "end", "entity", "entity_group", "index"}) {
+          EXPECT_EQ(t[i][e].contains(key), want[e].contains(key)) << key;
+          if (want[e].contains(key)) {
+            EXPECT_EQ(t[i][e][key], want[e][key]) << key;
+          }
+        }
+        EXPECT_NEAR(t[i][e]["score"].get<double>(), want[e]["score"].get<double>(), 1e-5);
+      }
+    }
+  }
+  // an endpoint the model does not serve names the right ones
+  auto wrong = post_json(c, "/embed", json({{"inputs", "x"}, {"model", "ce"}}).dump(), &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(wrong["error"].get<std::string>().find("/predict"), std::string::npos) << wrong.dump();
+  wrong = post_json(c, "/rerank", json({{"query", "q"}, {"texts", {"a"}}, {"model", "emb"}}).dump(), &status);
+  EXPECT_EQ(status, 400);
 }
 
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
