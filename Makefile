@@ -123,6 +123,8 @@ bench: build $(PARITY_STAMP)
 	bash bench/index_realtext.sh 100000
 	$(PY) bench/translate_bench.py --shape marian --sentences 1000 --new-tokens 32 --batch 32 --out bench/results/translate_marian_cpu.json
 	$(PY) bench/translate_bench.py --shape nllb600m --sentences 100 --new-tokens 32 --batch 16 --out bench/results/translate_nllb600m_cpu.json
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk; }
+	$(PY) bench/serve_bench.py --seconds 10 --out bench/results/serve_cpu.json
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -25,7 +25,7 @@ struct ServeOptions {
   std::vector<std::string> models;
   server::HttpOptions http;
   std::size_t max_batch_tokens = 8192, max_batch_requests = 256, max_queue = 4096, max_client_batch = 1024;
-  double max_wait_ms = 5.0;
+  double max_wait_ms = 0.0;
   std::size_t max_input_tokens = 0;
   std::size_t request_timeout_ms = 30000;
   std::string api_key;
@@ -158,6 +158,9 @@ void add_serve_command(CLI::App& app, CommandList& commands) {
       ->capture_default_str();
   sub->add_option("--http-threads", opt->http.threads,
                   "Connection threads (each keep-alive client holds one while connected)")
+      ->capture_default_str();
+  sub->add_option("--read-timeout-s", opt->http.read_timeout_s,
+                  "A client that sends nothing for this long mid-request is dropped (slow loris)")
       ->capture_default_str();
   sub->add_option("--api-key", opt->api_key, "Require 'Authorization: Bearer KEY' (all endpoints but /health)")
       ->envname("XLING_API_KEY");

@@ -65,6 +65,9 @@ HttpServer::HttpServer(HttpOptions options, serve::Service& service)
   http.set_write_timeout(impl_->options.read_timeout_s, 0);
   http.set_keep_alive_timeout(impl_->options.keep_alive_timeout_s);
   http.set_keep_alive_max_count(100000);
+  // httplib writes headers and body separately: with Nagle's algorithm and the client's delayed
+  // ACK every keep-alive response waited ~40 ms (measured: 52 ms p50 for one sentence).
+  http.set_tcp_nodelay(true);
   Impl* impl = impl_.get();
   http.set_socket_options([impl](socket_t sock) {
     httplib::default_socket_options(sock);  // SO_REUSEADDR / SO_REUSEPORT as before

@@ -3,7 +3,11 @@
 // `rerank`, `classify`, `tag`) for the same inputs; every error has its status
 // and JSON body; 64 concurrent clients each get their own results while the server merges their
 // requests into shared batches; SIGTERM drains and exits 0.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -380,6 +384,64 @@ TEST(Serve, RerankPredictAndTagEqualTheCli) {
   EXPECT_NE(wrong["error"].get<std::string>().find("/predict"), std::string::npos) << wrong.dump();
   wrong = post_json(c, "/rerank", json({{"query", "q"}, {"texts", {"a"}}, {"model", "emb"}}).dump(), &status);
   EXPECT_EQ(status, 400);
+}
+
+// Hostile clients: a 10 MB body, a client that opens connections and sends half a request
+// (slow loris), one that sends garbage instead of HTTP. Each gets its answer or is dropped,
+// and the server keeps serving the others.
+TEST(Serve, HostileClientsDoNotStopTheServer) {
+  ServerProcess srv({"--model", kE5, "--read-timeout-s", "1"});
+  ASSERT_TRUE(srv.running()) << srv.log();
+  auto c = srv.client();
+  auto big = c.Post("/embed", std::string(10 << 20, '['), "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_NE(big->body.find("PayloadTooLarge"), std::string::npos) << big->body;
+  // slow loris: 20 connections each send a partial request and stall
+  std::vector<int> socks;
+  for (int i = 0; i < 20; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string partial = i % 2 ? "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"in"
+                                      : "GET /hea";
+    ASSERT_GT(write(fd, partial.data(), partial.size()), 0);
+    socks.push_back(fd);
+  }
+  int garbage = socket(AF_INET, SOCK_STREAM, 0);
+  {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(garbage, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const std::string junk = "\x16\x03\x01 not http at all\r\n\r\n";
+    ASSERT_GT(write(garbage, junk.data(), junk.size()), 0);
+  }
+  // others are served meanwhile
+  int status = 0;
+  post_json(c, "/embed", json({{"inputs", "still here"}}).dump(), &status);
+  EXPECT_EQ(status, 200);
+  // the stalled connections are closed by the server after the read timeout
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  int closed = 0;
+  for (int fd : socks) {
+    char buf[512];
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) > 0) {
+      const auto n = read(fd, buf, sizeof buf);  // EOF (0) or an error response, then EOF
+      if (n >= 0) ++closed;
+    }
+    close(fd);
+  }
+  close(garbage);
+  EXPECT_EQ(closed, 20);
+  post_json(c, "/embed", json({{"inputs", "and still here"}}).dump(), &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(srv.stop(), 0) << srv.log();
 }
 
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
