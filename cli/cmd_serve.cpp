@@ -127,7 +127,7 @@ void add_serve_command(CLI::App& app, CommandList& commands) {
   CLI::App* sub = app.add_subcommand(
       "serve",
       "HTTP server for embeddings (TEI /embed, OpenAI /v1/embeddings), reranking (/rerank), classification "
-      "(/predict), token tagging (/tag), /tokenize, /decode, /health, /info and Prometheus /metrics, with requests "
+      "(/predict), token tagging (/tag), translation (/translate), /tokenize, /decode, /health, /info and Prometheus /metrics, with requests "
       "of many clients merged into token-budget batches. A model serves what its config.json architectures say. Request bodies are JSON "
       "whatever the Content-Type; errors are {\"error\", \"error_type\"} with their status. See docs/http-api.md.");
   sub->add_option("--model,-m", opt->models,

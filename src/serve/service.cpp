@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -15,6 +16,8 @@
 #include "tasks/sentence_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
 #include "tasks/token_tagger.hpp"
+#include "generate/seq2seq_scorer.hpp"
+#include "tokenize/translation_tokenizer.hpp"
 #include "tokenize/unicode.hpp"
 #include "xling/errors.hpp"
 #include "xling/version.hpp"
@@ -30,10 +33,11 @@ struct detail::Item {
   std::string lane;
   std::size_t tokens = 0;  // after truncation: the batch budget's cost
 };
-// Embedding or logits in `values`; entities for taggers.
+// Embedding or logits in `values`; entities for taggers; the translation for seq2seq models.
 struct detail::Output {
   std::vector<float> values;
   std::vector<tasks::TaggedEntity> entities;
+  std::string text;
 };
 using detail::Item;
 using detail::Output;
@@ -44,20 +48,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 
-enum class Kind { kEmbedding, kClassifier, kTagger };
+enum class Kind { kEmbedding, kClassifier, kTagger, kTranslation };
 
 const char* kind_name(Kind k) {
   switch (k) {
     case Kind::kEmbedding: return "embedding";
     case Kind::kClassifier: return "classifier";
     case Kind::kTagger: return "tagger";
+    case Kind::kTranslation: return "translation";
   }
   return "?";
 }
 
 // What a directory is served as, from config.json's architectures: *ForSequenceClassification
-// (rerankers included) -> /predict and /rerank, *ForTokenClassification -> /tag, anything else
-// (sentence-transformers or plain encoders) -> embeddings.
+// (rerankers included) -> /predict and /rerank, *ForTokenClassification -> /tag,
+// *ForConditionalGeneration / MarianMTModel -> /translate, anything else (sentence-transformers
+// or plain encoders) -> embeddings.
 Kind detect_kind(const std::string& dir) {
   const auto cfg_path = std::filesystem::path(dir) / "config.json";
   if (!std::filesystem::exists(cfg_path)) return Kind::kEmbedding;  // SentenceEncoder::load names what is missing
@@ -71,6 +77,7 @@ Kind detect_kind(const std::string& dir) {
       };
       if (ends("ForSequenceClassification")) return Kind::kClassifier;
       if (ends("ForTokenClassification")) return Kind::kTagger;
+      if (ends("ForConditionalGeneration") || ends("MTModel")) return Kind::kTranslation;
     }
   }
   return Kind::kEmbedding;
@@ -93,7 +100,7 @@ HttpResponse error_response(int status, std::string_view type, std::string_view 
 
 std::string endpoint_label(const std::string& path) {
   static const char* known[] = {"/health", "/info",     "/metrics", "/embed", "/v1/embeddings",
-                                "/rerank", "/predict", "/tag",     "/tokenize", "/decode"};
+                                "/rerank", "/predict", "/tag",     "/translate", "/tokenize", "/decode"};
   for (const char* k : known) {
     if (path == k) return path;
   }
@@ -119,6 +126,38 @@ std::vector<std::string> texts_of(const std::vector<EmbedInput>& inputs, std::st
     texts.push_back(*text);
   }
   return texts;
+}
+
+// A translation lane: the items of one batch share languages and decoding options.
+struct TranslationLane {
+  std::string src, tgt;
+  int num_beams = 0, max_new_tokens = 0;  // 0: the model's generation_config
+};
+
+std::string lane_key(const TranslationLane& l) {
+  return fmt::format("{}\t{}\t{}\t{}", l.src, l.tgt, l.num_beams, l.max_new_tokens);
+}
+
+TranslationLane parse_lane(const std::string& key) {
+  TranslationLane l;
+  std::vector<std::string> f;
+  std::size_t start = 0;
+  for (std::size_t tab; (tab = key.find('\t', start)) != std::string::npos; start = tab + 1) f.push_back(key.substr(start, tab - start));
+  f.push_back(key.substr(start));
+  if (f.size() != 4) throw InvalidArgument("internal: bad translation lane '" + key + "'");
+  l.src = f[0];
+  l.tgt = f[1];
+  l.num_beams = std::stoi(f[2]);
+  l.max_new_tokens = std::stoi(f[3]);
+  return l;
+}
+
+// A translation is one line (as `xling translate` writes it).
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
 }
 
 }  // namespace
@@ -147,6 +186,8 @@ struct Service::Model {
   std::unique_ptr<tasks::SentenceEncoder> encoder;        // kEmbedding
   std::unique_ptr<tasks::SequenceClassifier> classifier;  // kClassifier
   std::unique_ptr<tasks::TokenTagger> tagger;             // kTagger
+  std::unique_ptr<tokenize::TranslationTokenizer> translation_tokenizer;  // kTranslation
+  std::unique_ptr<generate::Seq2SeqGenerator> generator;                 // kTranslation
   const tokenize::Tokenizer* tokenizer = nullptr;
   std::unique_ptr<ModelBatcher> batcher;
   std::size_t max_tokens = 0;
@@ -189,6 +230,14 @@ void Service::load() {
       m->tokenizer = &m->classifier->tokenizer();
       m->max_tokens = m->classifier->max_length();
       what = fmt::format("classifier, {} labels", m->classifier->num_labels());
+    } else if (m->kind == Kind::kTranslation) {
+      m->translation_tokenizer =
+          std::make_unique<tokenize::TranslationTokenizer>(tokenize::TranslationTokenizer::load(spec.dir));
+      m->generator = std::make_unique<generate::Seq2SeqGenerator>(generate::Seq2SeqGenerator::load(
+          spec.dir, options_.dtype, models::parse_device(options_.device), "`xling serve`"));
+      m->max_tokens = m->translation_tokenizer->model_max_length();
+      if (m->max_tokens == 0) m->max_tokens = 1024;
+      what = fmt::format("translation, {}", m->translation_tokenizer->family_name());
     } else {
       m->tagger = std::make_unique<tasks::TokenTagger>(tasks::TokenTagger::load(spec.dir, load_options));
       m->tokenizer = &m->tagger->tokenizer();
@@ -205,6 +254,25 @@ void Service::load() {
         if (it.pair) pairs.push_back(std::move(*it.pair));
       }
       std::vector<Output> out(items.size());
+      if (model->kind == Kind::kTranslation) {
+        const auto lane = parse_lane(items.front().lane);
+        const auto& tok = *model->translation_tokenizer;
+        generate::GenerationOverrides ov;
+        if (lane.num_beams > 0) ov.num_beams = lane.num_beams;
+        if (lane.max_new_tokens > 0) ov.max_new_tokens = lane.max_new_tokens;
+        if (auto bos = tok.forced_bos(lane.tgt)) ov.forced_bos_token_id = *bos;
+        tokenize::SourceOptions so;
+        so.max_length = model->max_tokens;
+        std::vector<std::vector<int64_t>> sources;
+        for (const auto& t : texts) sources.push_back(tok.encode_source(t, lane.src, lane.tgt, so));
+        torch::InferenceMode guard;
+        auto results = model->generator->run(sources, model->generator->options(ov));
+        std::vector<std::vector<int64_t>> best;
+        for (auto& r : results) best.push_back(std::move(r.at(0).ids));
+        auto decoded = tok.decode_target_batch(best);
+        for (std::size_t i = 0; i < out.size(); ++i) out[i].text = one_line(std::move(decoded[i]));
+        return out;
+      }
       if (model->kind == Kind::kTagger) {
         const auto agg = tasks::parse_aggregation(items.front().lane);
         auto ents = model->tagger->tag(texts, agg, 0, nullptr);
@@ -259,7 +327,10 @@ Service::Model& Service::pick(const std::optional<std::string>& name) {
 Service::Model& Service::pick_kind(const std::optional<std::string>& name, int kind, const std::string& endpoint) {
   Model& m = pick(name);
   if (static_cast<int>(m.kind) != kind) {
-    const char* fits = m.kind == Kind::kEmbedding ? "/embed, /v1/embeddings" : m.kind == Kind::kClassifier ? "/predict, /rerank" : "/tag";
+    const char* fits = m.kind == Kind::kEmbedding    ? "/embed, /v1/embeddings"
+                       : m.kind == Kind::kClassifier ? "/predict, /rerank"
+                       : m.kind == Kind::kTagger     ? "/tag"
+                                                     : "/translate";
     throw error(400, kValidation, fmt::format("model '{}' is a {} model: {} is not served by it (use {})", m.spec.name,
                                               kind_name(m.kind), endpoint, fits));
   }
@@ -276,6 +347,9 @@ std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bo
       tasks::EncodeOptions eo;
       eo.prompt_name = it.lane;
       n = model.encoder->count_tokens(it.text, eo);
+    } else if (model.kind == Kind::kTranslation) {
+      const auto lane = parse_lane(it.lane);
+      n = model.translation_tokenizer->encode_source(it.text, lane.src, lane.tgt).size();
     } else {
       n = it.pair ? model.tokenizer->encode_pair(it.text, *it.pair).size() : model.tokenizer->encode(it.text).size();
     }
@@ -352,6 +426,10 @@ HttpResponse Service::info() const {
       for (int64_t i = 0; i < m->classifier->num_labels(); ++i) labels.push_back(m->classifier->label(i));
       j["labels"] = labels;
       j["endpoints"] = {"/predict", "/rerank", "/tokenize", "/decode"};
+    } else if (m->translation_tokenizer) {
+      j["family"] = m->translation_tokenizer->family_name();
+      j["languages"] = m->translation_tokenizer->languages();
+      j["endpoints"] = {"/translate"};
     } else {
       j["endpoints"] = {"/tag", "/tokenize", "/decode"};
     }
@@ -394,7 +472,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   const std::string& path = req.path;
   const bool get = path == "/health" || path == "/info" || path == "/metrics";
   const bool post = path == "/embed" || path == "/v1/embeddings" || path == "/rerank" || path == "/predict" ||
-                    path == "/tag" || path == "/tokenize" || path == "/decode";
+                    path == "/tag" || path == "/translate" || path == "/tokenize" || path == "/decode";
   if (!get && !post) {
     throw error(404, "NotFound", fmt::format("no endpoint {} (see /info and docs/http-api.md)", path));
   }
@@ -559,9 +637,44 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     }
     return json_response(200, out.dump());
   }
+  if (path == "/translate") {
+    auto q = parse_translate_request(req.body, options_.limits);
+    Model& m = pick_kind(q.model, static_cast<int>(Kind::kTranslation), path);
+    const auto& tok = *m.translation_tokenizer;
+    TranslationLane lane;
+    lane.src = q.source_lang.value_or("");
+    lane.tgt = q.target_lang;
+    lane.num_beams = q.num_beams.value_or(0);
+    lane.max_new_tokens = q.max_new_tokens.value_or(0);
+    // the language codes are checked here; the error lists the valid ones
+    if (tok.uses_source_language()) {
+      if (lane.src.empty()) {
+        throw error(400, kValidation, fmt::format("model '{}' ({}) needs \"source_lang\"; valid codes: {}", m.spec.name,
+                                                  tok.family_name(), fmt::join(tok.languages(), " ")));
+      }
+      tok.language_token_id(lane.src);
+    }
+    if (tok.uses_target_language()) tok.language_token_id(lane.tgt);
+    const std::string key = lane_key(lane);
+    std::vector<Item> items;
+    std::vector<std::size_t> where;  // request position of each item; blank texts translate to ""
+    for (std::size_t i = 0; i < q.text.size(); ++i) {
+      if (q.text[i].find_first_not_of(" \t\r\n") == std::string::npos) continue;
+      items.push_back({q.text[i], std::nullopt, key, 0});
+      where.push_back(i);
+    }
+    std::vector<std::string> out(q.text.size());
+    if (!items.empty()) {
+      auto outs = run_items(m, std::move(items), /*truncate=*/true, cancelled, nullptr);
+      for (std::size_t k = 0; k < outs.size(); ++k) out[where[k]] = std::move(outs[k].text);
+    }
+    for (auto& t : out) t = tokenize::replace_invalid_utf8(t);
+    return json_response(200, nlohmann::json({{"translations", out}, {"model", m.spec.name}}).dump());
+  }
   if (path == "/tokenize") {
     auto q = parse_tokenize_request(req.body, options_.limits);
     Model& m = pick(q.model);
+    if (!m.tokenizer) throw error(400, kValidation, fmt::format("model '{}' is a translation model: /tokenize serves encoders", m.spec.name));
     std::string prompt;
     if (q.prompt_name) {
       if (!m.encoder) throw error(400, kValidation, fmt::format("model '{}' has no prompts", m.spec.name));
@@ -598,6 +711,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   // /decode
   auto q = parse_decode_request(req.body, options_.limits);
   Model& m = pick(q.model);
+  if (!m.tokenizer) throw error(400, kValidation, fmt::format("model '{}' is a translation model: /decode serves encoders", m.spec.name));
   const auto& tok = *m.tokenizer;
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t s = 0; s < q.ids.size(); ++s) {

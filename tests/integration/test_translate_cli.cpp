@@ -14,6 +14,9 @@
 #include <torch/torch.h>
 
 #include "../unit/test_util.hpp"
+#ifdef XLING_HAVE_SERVER
+#include "server_process.hpp"
+#endif
 #include "core/json.hpp"
 #include "generate/seq2seq_scorer.hpp"
 #include "io/generation_config.hpp"
@@ -380,3 +383,56 @@ TEST(Seq2SeqFinetune, DevLossFallsAndTheOutputTranslates) {
   EXPECT_NE(r.err.find("bad.jsonl"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("source"), std::string::npos) << r.err;
 }
+
+#ifdef XLING_HAVE_SERVER
+// `xling serve` with an MT model: POST /translate equals `xling translate` line by line (blank
+// texts give ""), for NLLB (source and target codes) and multi-target Marian; several clients at
+// once; an unknown language code is a 400 that lists the valid ones.
+TEST(ServeTranslate, EqualsTheCli) {
+  ScratchDir scratch;
+  const std::vector<std::string> input = {"Der Hund schläft im Garten.", "", "Кошка сидит на окне, а собака спит.",
+                                          "猫は窓辺に座っている。", "C'est la vie ! Un deuxième essai ?"};
+  for (const char* family : {"nllb", "marian_multi"}) {
+    const std::string dir = make_model(scratch, family);
+    auto tok = tokenize::TranslationTokenizer::load(dir);
+    const Pair p = languages_for(tok);
+    write_lines(scratch.file("in.txt"), input);
+    std::vector<std::string> args = {"translate", "--model", dir, "--input", scratch.file("in.txt"), "--num-beams", "2",
+                                     "--max-new-tokens", "6", "--quiet"};
+    auto la = lang_args(p);
+    args.insert(args.end(), la.begin(), la.end());
+    auto cli = run(args);
+    ASSERT_EQ(cli.code, 0) << cli.err;
+    auto want = lines_of(cli.out);
+    ASSERT_EQ(want.size(), input.size());
+
+    xling::testing::ServerProcess srv({"--model", std::string("mt=") + dir});
+    ASSERT_TRUE(srv.running()) << srv.log();
+    nlohmann::json body = {{"text", input}, {"target_lang", p.tgt}, {"num_beams", 2}, {"max_new_tokens", 6}};
+    if (!p.src.empty()) body["source_lang"] = p.src;
+    std::vector<std::thread> clients;
+    std::atomic<int> same{0};
+    for (int c = 0; c < 8; ++c) {
+      clients.emplace_back([&] {
+        auto client = srv.client();
+        int status = 0;
+        auto r = xling::testing::post_json(client, "/translate", body.dump(), &status);
+        if (status == 200 && r["translations"].get<std::vector<std::string>>() == want) ++same;
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(same.load(), 8) << family;
+    auto client = srv.client();
+    int status = 0;
+    auto bad = body;
+    bad["target_lang"] = "xx_Nope";
+    auto r = xling::testing::post_json(client, "/translate", bad.dump(), &status);
+    EXPECT_EQ(status, 400) << r.dump();
+    EXPECT_NE(r.value("error", "").find(p.tgt), std::string::npos) << "the valid codes are listed: " << r.dump();
+    r = xling::testing::post_json(client, "/embed", R"({"inputs": "x"})", &status);
+    EXPECT_EQ(status, 400);
+    EXPECT_NE(r.value("error", "").find("/translate"), std::string::npos) << r.dump();
+    EXPECT_EQ(srv.stop(), 0) << srv.log();
+  }
+}
+#endif
