@@ -14,7 +14,6 @@ reported beside the figures (wrk's threads from /proc/<pid>/stat, the server's l
   python bench/serve_bench.py [--xling build/bin/xling] [--seconds 10] [--out bench/results/serve_cpu.json]
 """
 import argparse
-import glob
 import json
 import os
 import re
@@ -25,21 +24,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def sentences(n):
-    files = sorted(glob.glob(os.path.join(ROOT, "models/xling-mini/eval/test/*.jsonl")))
-    per_lang = []
-    for f in files:
-        rows = [json.loads(l)["text"] for l in open(f, encoding="utf-8")]
-        per_lang.append([r for r in rows if 20 <= len(r) <= 200])
-    out, i = [], 0
-    while len(out) < n:
-        lang = per_lang[i % len(per_lang)]
-        if i // len(per_lang) < len(lang):
-            out.append(lang[i // len(per_lang)])
-        i += 1
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from translate_bench import sentences  # noqa: E402  (the same real multilingual sentences)
 
 
 def cpu_seconds(pid):

@@ -152,6 +152,18 @@ TranslationLane parse_lane(const std::string& key) {
   return l;
 }
 
+// Probabilities of logits `l` (max-subtracted, in double).
+std::vector<float> softmax(const std::vector<float>& l) {
+  const float top = *std::max_element(l.begin(), l.end());
+  double sum = 0;
+  for (float x : l) sum += std::exp(static_cast<double>(x - top));
+  std::vector<float> p(l.size());
+  for (std::size_t i = 0; i < l.size(); ++i) p[i] = static_cast<float>(std::exp(static_cast<double>(l[i] - top)) / sum);
+  return p;
+}
+
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
 // A translation is one line (as `xling translate` writes it).
 std::string one_line(std::string text) {
   for (char& c : text) {
@@ -545,16 +557,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     for (std::size_t i = 0; i < outs.size(); ++i) {
       const auto& l = outs[i].values;
       float score = l.back();
-      if (!q.raw_scores) {
-        if (l.size() == 1) {
-          score = 1.0f / (1.0f + std::exp(-l[0]));
-        } else {
-          const float top = *std::max_element(l.begin(), l.end());
-          double sum = 0;
-          for (float x : l) sum += std::exp(static_cast<double>(x - top));
-          score = static_cast<float>(std::exp(static_cast<double>(l.back() - top)) / sum);
-        }
-      }
+      if (!q.raw_scores) score = l.size() == 1 ? sigmoid(l[0]) : softmax(l).back();
       ranked.emplace_back(score, i);
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -580,19 +583,16 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     }
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     // the HF text-classification pipeline: softmax, or sigmoid for multi-label and 1-label models
-    const bool sigmoid =
+    const bool use_sigmoid =
         m.classifier->problem_type() == "multi_label_classification" || m.classifier->num_labels() == 1;
     std::string body = q.single_input ? "" : "[";
     for (std::size_t i = 0; i < outs.size(); ++i) {
       std::vector<float> p = outs[i].values;
       if (!q.raw_scores) {
-        if (sigmoid) {
-          for (float& x : p) x = 1.0f / (1.0f + std::exp(-x));
+        if (use_sigmoid) {
+          for (float& x : p) x = sigmoid(x);
         } else {
-          const float top = *std::max_element(p.begin(), p.end());
-          double sum = 0;
-          for (float x : p) sum += std::exp(static_cast<double>(x - top));
-          for (float& x : p) x = static_cast<float>(std::exp(static_cast<double>(x - top)) / sum);
+          p = softmax(p);
         }
       }
       std::vector<std::size_t> idx(p.size());
