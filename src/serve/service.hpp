@@ -3,7 +3,7 @@
 // HTTP status). Transport-agnostic: server/ turns HTTP into HttpRequest and back.
 //
 // Endpoints (docs/http-api.md): GET /health, /info, /metrics; POST /embed (TEI),
-// /v1/embeddings (OpenAI), /rerank, /predict (TEI), /tag, /tokenize, /decode (TEI). A request
+// /v1/embeddings (OpenAI), /rerank, /predict (TEI), /tag, /translate, /tokenize, /decode (TEI). A request
 // names its model by "model" (default: the first one). What a model serves follows from its
 // config.json: sequence classifiers /predict and /rerank, token classifiers /tag, other
 // encoders the embedding endpoints.
