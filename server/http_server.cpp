@@ -1,6 +1,8 @@
 // cpp-httplib transport of `xling serve` (see http_server.hpp).
 #include "server/http_server.hpp"
 
+#include "server/disconnect_watcher.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -25,6 +27,7 @@ struct HttpServer::Impl {
   httplib::Server http;
   std::atomic<std::size_t> in_flight{0};
   int listen_fd = -1;  // recorded by the socket-options hook, to widen the accept backlog
+  DisconnectWatcher watcher;  // sets a waiting request's cancel flag when its client leaves
 
   Impl(HttpOptions o, serve::Service& s) : options(std::move(o)), service(s) {}
 
@@ -46,7 +49,9 @@ struct HttpServer::Impl {
         std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
         r.headers.emplace(std::move(key), v);
       }
-      out = service.handle(r);
+      auto cancelled = std::make_shared<std::atomic<bool>>(false);
+      auto registration = watcher.watch(req.remote_addr, req.remote_port, req.local_port, cancelled);
+      out = service.handle(r, cancelled);
     }
     in_flight.fetch_sub(1);
     res.status = out.status;

@@ -372,6 +372,74 @@ TEST(Serve, HostileClientsDoNotStopTheServer) {
   EXPECT_EQ(srv.stop(), 0) << srv.log();
 }
 
+// Clients that send a request and hang up: their queued work is dropped (answered 499 to no
+// one), the others' requests still complete. One text per batch keeps the queue long enough
+// for the disconnect watcher to see the closed sockets.
+TEST(Serve, ClientsThatLeaveHaveTheirQueuedWorkDropped) {
+  ServerProcess srv({"--max-batch-requests", "1"});  // the embedded xling-mini
+  ASSERT_TRUE(srv.running()) << srv.log();
+  const int kRequests = 240;
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "wort" + std::to_string(i) + " ";
+  const std::string body = json({{"inputs", text}, {"truncate", true}}).dump();
+  const std::string request = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::vector<int> kept;
+  for (int i = 0; i < kRequests; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+    if (i % 4 == 0) {
+      kept.push_back(fd);
+    } else {
+      shutdown(fd, SHUT_WR);  // FIN: the client is gone
+      close(fd);
+    }
+  }
+  int answered = 0;
+  for (int fd : kept) {
+    std::string got;
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    while (got.find("\r\n\r\n") == std::string::npos && poll(&p, 1, 30000) > 0) {
+      const auto n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    if (got.rfind("HTTP/1.1 200", 0) == 0) ++answered;
+    close(fd);
+  }
+  EXPECT_EQ(answered, static_cast<int>(kept.size()));
+  // wait for the queue to drain, then read what happened to the others
+  std::string metrics;
+  std::smatch m;
+  std::regex cancelled_re(R"re(xling_requests_total\{endpoint="/embed",status="499"\} (\d+))re");
+  std::regex items_re(R"re(xling_batch_items_sum\{model="xling-mini"\} (\d+))re");
+  for (int i = 0; i < 100; ++i) {
+    auto r = srv.client().Get("/metrics");
+    ASSERT_TRUE(r);
+    metrics = r->body;
+    if (std::regex_search(metrics, m, items_re) && std::regex_search(metrics, cancelled_re)) {
+      std::smatch c;
+      std::regex_search(metrics, c, cancelled_re);
+      if (std::stoi(m[1]) + std::stoi(c[1]) >= kRequests) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(std::regex_search(metrics, m, cancelled_re)) << metrics.substr(0, 1500);
+  const int cancelled = std::stoi(m[1]);
+  ASSERT_TRUE(std::regex_search(metrics, m, items_re));
+  const int run = std::stoi(m[1]);
+  EXPECT_GT(cancelled, 0) << run << " ran";
+  std::cerr << "dropped " << cancelled << ", ran " << run << " of " << kRequests << "\n";
+  EXPECT_LT(run, kRequests) << "every request ran although most clients had left";
+  EXPECT_EQ(srv.stop(), 0) << srv.log();
+}
+
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
   ServerProcess srv({"--model", kE5, "--api-key", "s3cret"});
   ASSERT_TRUE(srv.running()) << srv.log();
