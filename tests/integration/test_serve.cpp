@@ -440,6 +440,57 @@ TEST(Serve, ClientsThatLeaveHaveTheirQueuedWorkDropped) {
   EXPECT_EQ(srv.stop(), 0) << srv.log();
 }
 
+// Backpressure: a full queue answers 429 with Retry-After, a request that cannot finish within
+// --request-timeout-ms answers 504; every answer is accounted for and the server stays up.
+TEST(Serve, FullQueueAnswers429AndSlowRequests504) {
+  {
+    ServerProcess srv({"--max-queue", "2", "--max-batch-requests", "1"});  // xling-mini
+    ASSERT_TRUE(srv.running()) << srv.log();
+    std::string text;
+    for (int i = 0; i < 60; ++i) text += "wort" + std::to_string(i) + " ";
+    const std::string body = json({{"inputs", std::vector<std::string>(2, text)}, {"truncate", true}}).dump();
+    std::atomic<int> ok{0}, busy{0}, other{0}, retry_after{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 32; ++c) {
+      clients.emplace_back([&] {
+        auto cl = srv.client();
+        for (int r = 0; r < 4; ++r) {
+          auto res = cl.Post("/embed", body, "application/json");
+          if (res && res->status == 200) {
+            ++ok;
+          } else if (res && res->status == 429) {
+            ++busy;
+            if (res->get_header_value("Retry-After") == "1" && res->body.find("Overloaded") != std::string::npos) ++retry_after;
+          } else {
+            ++other;
+          }
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_GT(ok.load(), 0);
+    EXPECT_GT(busy.load(), 0) << "a queue of 2 texts never filled under 32 clients";
+    EXPECT_EQ(retry_after.load(), busy.load());
+    EXPECT_EQ(other.load(), 0);
+    auto h = srv.client().Get("/health");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+  }
+  {
+    ServerProcess srv({"--model", kE5, "--request-timeout-ms", "1", "--max-batch-requests", "1"});
+    ASSERT_TRUE(srv.running()) << srv.log();
+    std::vector<std::string> many(400, "ein Satz, der etwas Zeit braucht, um eingebettet zu werden");
+    int status = 0;
+    auto cl = srv.client();
+    auto r = post_json(cl, "/embed", json({{"inputs", many}}).dump(), &status);
+    EXPECT_EQ(status, 504) << r.dump();
+    EXPECT_EQ(r.value("error_type", ""), "Timeout");
+    auto h = srv.client().Get("/health");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+  }
+}
+
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
   ServerProcess srv({"--model", kE5, "--api-key", "s3cret"});
   ASSERT_TRUE(srv.running()) << srv.log();
