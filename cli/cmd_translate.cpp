@@ -30,18 +30,6 @@ struct TranslateOptions {
   bool sentence_split = false, quiet = false;
 };
 
-// The output keeps one line per input line: a translation's own line breaks (a vocabulary may
-// hold "\n" pieces) are written as spaces.
-std::string one_line(std::string text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;  // \r\n -> one space
-    out.push_back(text[i] == '\n' || text[i] == '\r' ? ' ' : text[i]);
-  }
-  return out;
-}
-
 int run_translate(const TranslateOptions& opt, CLI::App* sub) {
   if (opt.batch_tokens == 0) throw InvalidArgument("--batch-tokens must be at least 1");
   std::vector<std::string> lines;  // .txt lines, or .jsonl strings / {"text"} rows
@@ -115,11 +103,8 @@ int run_translate(const TranslateOptions& opt, CLI::App* sub) {
     const std::size_t n = std::max<std::size_t>(1, std::min(order.size() - pos, budget / std::max<std::size_t>(1, longest)));
     std::vector<std::vector<int64_t>> batch;
     for (std::size_t k = 0; k < n; ++k) batch.push_back(units[order[pos + k]].ids);
-    auto results = gen.run(batch, options);
-    std::vector<std::vector<int64_t>> best;
-    for (auto& r : results) best.push_back(std::move(r.at(0).ids));
-    auto texts = tok.decode_target_batch(best);
-    for (std::size_t k = 0; k < n; ++k) translated[order[pos + k]] = one_line(std::move(texts[k]));
+    auto texts = generate::translate_sources(gen, tok, batch, options);
+    for (std::size_t k = 0; k < n; ++k) translated[order[pos + k]] = std::move(texts[k]);
     pos += n;
     progress.advance(n);
   }

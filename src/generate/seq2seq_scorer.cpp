@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "tokenize/translation_tokenizer.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::generate {
@@ -88,6 +89,32 @@ std::vector<std::vector<Hypothesis>> generate_seq2seq(models::Seq2SeqModel& mode
   Seq2SeqScorer scorer(model, ids.to(device), mask.to(device));
   auto prompts = torch::full({b, 1}, decoder_start, torch::kLong);
   return generate(scorer, prompts, options);
+}
+
+namespace {
+
+std::string single_line(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;  // \r\n -> one space
+    out.push_back(text[i] == '\n' || text[i] == '\r' ? ' ' : text[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> translate_sources(Seq2SeqGenerator& generator, const tokenize::TranslationTokenizer& tok,
+                                           const std::vector<std::vector<int64_t>>& sources,
+                                           const GenerationOptions& options) {
+  auto results = generator.run(sources, options);
+  std::vector<std::vector<int64_t>> best;
+  best.reserve(results.size());
+  for (auto& r : results) best.push_back(std::move(r.at(0).ids));
+  auto texts = tok.decode_target_batch(best);
+  for (auto& t : texts) t = single_line(t);
+  return texts;
 }
 
 }  // namespace xling::generate

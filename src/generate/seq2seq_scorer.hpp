@@ -14,6 +14,10 @@
 #include "models/registry.hpp"
 #include "models/seq2seq.hpp"
 
+namespace xling::tokenize {
+class TranslationTokenizer;
+}
+
 namespace xling::generate {
 
 class Seq2SeqScorer : public TokenScorer {
@@ -50,6 +54,14 @@ struct Seq2SeqGenerator {
   std::vector<std::vector<Hypothesis>> run(const std::vector<std::vector<int64_t>>& sources,
                                            const GenerationOptions& options);
 };
+
+// The best translation of each source (ids from TranslationTokenizer::encode_source), decoded
+// with `tok` and written as one line: a translation's own line breaks (a vocabulary may hold
+// "\n" pieces; "\r\n" counts as one) become spaces. What `xling translate` and the server's
+// /translate output.
+std::vector<std::string> translate_sources(Seq2SeqGenerator& generator, const tokenize::TranslationTokenizer& tok,
+                                           const std::vector<std::vector<int64_t>>& sources,
+                                           const GenerationOptions& options);
 
 // The decoder start token HF uses: generation_config's decoder_start_token_id, else config.json's.
 int64_t decoder_start_token(const io::Seq2SeqConfig& config, const io::GenerationConfig* generation);

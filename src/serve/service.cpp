@@ -164,14 +164,6 @@ std::vector<float> softmax(const std::vector<float>& l) {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
-// A translation is one line (as `xling translate` writes it).
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  return text;
-}
-
 }  // namespace
 
 ModelSpec parse_model_spec(const std::string& arg) {
@@ -278,11 +270,8 @@ void Service::load() {
         std::vector<std::vector<int64_t>> sources;
         for (const auto& t : texts) sources.push_back(tok.encode_source(t, lane.src, lane.tgt, so));
         torch::InferenceMode guard;
-        auto results = model->generator->run(sources, model->generator->options(ov));
-        std::vector<std::vector<int64_t>> best;
-        for (auto& r : results) best.push_back(std::move(r.at(0).ids));
-        auto decoded = tok.decode_target_batch(best);
-        for (std::size_t i = 0; i < out.size(); ++i) out[i].text = one_line(std::move(decoded[i]));
+        auto decoded = generate::translate_sources(*model->generator, tok, sources, model->generator->options(ov));
+        for (std::size_t i = 0; i < out.size(); ++i) out[i].text = std::move(decoded[i]);
         return out;
       }
       if (model->kind == Kind::kTagger) {
