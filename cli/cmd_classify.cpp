@@ -37,7 +37,7 @@ int run_classify(const ClassifyOptions& opt) {
   std::size_t truncated = 0;
   auto logits = clf.logits(texts, any_pair ? &pairs : nullptr, opt.batch_tokens,
                            opt.max_length ? std::optional<std::size_t>(opt.max_length) : std::nullopt, &truncated);
-  bool multi = opt.multi_label || clf.problem_type() == "multi_label_classification" || clf.num_labels() == 1;
+  bool multi = opt.multi_label || clf.scores_with_sigmoid();
   auto probs = multi ? torch::sigmoid(logits) : torch::softmax(logits, 1);
   TextOutput out(opt.output);
   auto p = probs.accessor<float, 2>();

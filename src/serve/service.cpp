@@ -152,17 +152,15 @@ TranslationLane parse_lane(const std::string& key) {
   return l;
 }
 
-// Probabilities of logits `l` (max-subtracted, in double).
-std::vector<float> softmax(const std::vector<float>& l) {
-  const float top = *std::max_element(l.begin(), l.end());
-  double sum = 0;
-  for (float x : l) sum += std::exp(static_cast<double>(x - top));
-  std::vector<float> p(l.size());
-  for (std::size_t i = 0; i < l.size(); ++i) p[i] = static_cast<float>(std::exp(static_cast<double>(l[i] - top)) / sum);
-  return p;
+// The rows of a classifier batch's outputs as one (N, L) tensor.
+torch::Tensor logits_of(const std::vector<Output>& outs) {
+  const auto labels = static_cast<int64_t>(outs.front().values.size());
+  auto t = torch::empty({static_cast<int64_t>(outs.size()), labels});
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    std::copy(outs[i].values.begin(), outs[i].values.end(), t[static_cast<int64_t>(i)].data_ptr<float>());
+  }
+  return t;
 }
-
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 }  // namespace
 
@@ -540,15 +538,10 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     std::vector<Item> items(q.texts.size());
     for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0};
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
-    // sentence-transformers CrossEncoder.predict: sigmoid of one logit, else the softmax of the
-    // last class; raw_scores: that logit (tasks::relevance_scores)
+    // sentence-transformers CrossEncoder.predict, as `xling rerank`
+    const auto scores = tasks::relevance_from_logits(logits_of(outs), q.raw_scores).contiguous();
     std::vector<std::pair<float, std::size_t>> ranked;
-    for (std::size_t i = 0; i < outs.size(); ++i) {
-      const auto& l = outs[i].values;
-      float score = l.back();
-      if (!q.raw_scores) score = l.size() == 1 ? sigmoid(l[0]) : softmax(l).back();
-      ranked.emplace_back(score, i);
-    }
+    for (std::size_t i = 0; i < outs.size(); ++i) ranked.emplace_back(scores.data_ptr<float>()[i], i);
     std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     if (q.top_n && static_cast<std::size_t>(*q.top_n) < ranked.size()) ranked.resize(static_cast<std::size_t>(*q.top_n));
     std::string body = "[";
@@ -571,20 +564,17 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
       items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0};
     }
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
-    // the HF text-classification pipeline: softmax, or sigmoid for multi-label and 1-label models
-    const bool use_sigmoid =
-        m.classifier->problem_type() == "multi_label_classification" || m.classifier->num_labels() == 1;
+    // the HF text-classification pipeline's scores, as `xling classify`
+    auto logits = logits_of(outs);
+    const auto probs = (q.raw_scores                          ? logits
+                        : m.classifier->scores_with_sigmoid() ? torch::sigmoid(logits)
+                                                              : torch::softmax(logits, 1))
+                           .contiguous();
+    const std::size_t labels = static_cast<std::size_t>(probs.size(1));
     std::string body = q.single_input ? "" : "[";
     for (std::size_t i = 0; i < outs.size(); ++i) {
-      std::vector<float> p = outs[i].values;
-      if (!q.raw_scores) {
-        if (use_sigmoid) {
-          for (float& x : p) x = sigmoid(x);
-        } else {
-          p = softmax(p);
-        }
-      }
-      std::vector<std::size_t> idx(p.size());
+      const float* p = probs.data_ptr<float>() + i * labels;
+      std::vector<std::size_t> idx(labels);
       for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
       std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
       if (q.top_k && static_cast<std::size_t>(*q.top_k) < idx.size()) idx.resize(static_cast<std::size_t>(*q.top_k));

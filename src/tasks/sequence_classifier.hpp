@@ -24,6 +24,9 @@ class SequenceClassifier {
   std::string label(int64_t i) const;  // id2label, or LABEL_i
   int64_t num_labels() const { return num_labels_; }
   std::string problem_type() const { return problem_type_; }
+  // The HF text-classification pipeline's default scores: an independent sigmoid per label for
+  // multi-label and one-label models, a softmax over the labels otherwise.
+  bool scores_with_sigmoid() const { return problem_type_ == "multi_label_classification" || num_labels_ == 1; }
   const tokenize::Tokenizer& tokenizer() const { return *tokenizer_; }
   std::size_t max_length() const { return max_length_; }
 
