@@ -98,13 +98,66 @@ HttpResponse error_response(int status, std::string_view type, std::string_view 
   return json_response(status, error_body(type, message));
 }
 
-std::string endpoint_label(const std::string& path) {
-  static const char* known[] = {"/health", "/info",     "/metrics", "/embed", "/v1/embeddings",
-                                "/rerank", "/predict", "/tag",     "/translate", "/tokenize", "/decode"};
-  for (const char* k : known) {
-    if (path == k) return path;
+// Every endpoint: its path, its method, and which model kinds serve it (none: the server's own).
+struct Endpoint {
+  const char* path;
+  const char* method;
+  std::vector<Kind> kinds;
+};
+
+const std::vector<Endpoint>& endpoints() {
+  static const std::vector<Endpoint> all = {
+      {"/health", "GET", {}},
+      {"/info", "GET", {}},
+      {"/metrics", "GET", {}},
+      {"/embed", "POST", {Kind::kEmbedding}},
+      {"/v1/embeddings", "POST", {Kind::kEmbedding}},
+      {"/predict", "POST", {Kind::kClassifier}},
+      {"/rerank", "POST", {Kind::kClassifier}},
+      {"/tag", "POST", {Kind::kTagger}},
+      {"/translate", "POST", {Kind::kTranslation}},
+      {"/tokenize", "POST", {Kind::kEmbedding, Kind::kClassifier, Kind::kTagger}},
+      {"/decode", "POST", {Kind::kEmbedding, Kind::kClassifier, Kind::kTagger}},
+  };
+  return all;
+}
+
+const Endpoint* find_endpoint(const std::string& path) {
+  for (const auto& e : endpoints()) {
+    if (path == e.path) return &e;
   }
-  return "other";
+  return nullptr;
+}
+
+// The model endpoints a kind of model serves, in endpoints() order.
+std::vector<std::string> endpoints_of(Kind kind) {
+  std::vector<std::string> out;
+  for (const auto& e : endpoints()) {
+    if (std::find(e.kinds.begin(), e.kinds.end(), kind) != e.kinds.end()) out.push_back(e.path);
+  }
+  return out;
+}
+
+// The text of a sentence-transformers prompt, or a 400 naming the model's prompts.
+const std::string& prompt_text(const tasks::SentenceEncoder* encoder, const std::string& model,
+                               const std::string& prompt_name) {
+  if (encoder) {
+    auto it = encoder->prompts().find(prompt_name);
+    if (it != encoder->prompts().end()) return it->second;
+  }
+  std::vector<std::string> known;
+  if (encoder) {
+    for (const auto& [k, v] : encoder->prompts()) known.push_back(k);
+  }
+  throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}' (prompts: {})", prompt_name,
+                                            model, known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+}
+
+// Only right truncation is implemented (the encoders cut the end of an input).
+void refuse_left_truncation(TruncationDirection direction) {
+  if (direction == TruncationDirection::kLeft) {
+    throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
+  }
 }
 
 void l2_normalize(std::vector<float>& v) {
@@ -196,7 +249,7 @@ struct Service::Model {
 };
 
 Service::Service(ServiceOptions options)
-    : options_(std::move(options)), metrics_(registry_), started_(Clock::now()) {
+    : options_(std::move(options)), metrics_(registry_) {
   if (options_.models.empty()) throw InvalidArgument("xling serve: no model given");
   check_batcher_options(options_.batching);
   for (std::size_t i = 0; i < options_.models.size(); ++i) {
@@ -318,20 +371,17 @@ Service::Model& Service::pick(const std::optional<std::string>& name) {
   for (auto& m : models_) {
     if (m->spec.name == *name) return *m;
   }
-  std::string known;
-  for (const auto& m : models_) known += (known.empty() ? "" : ", ") + m->spec.name;
-  throw error(404, "NotFound", fmt::format("model '{}' is not served here (models: {})", *name, known));
+  std::vector<std::string> known;
+  for (const auto& m : models_) known.push_back(m->spec.name);
+  throw error(404, "NotFound", fmt::format("model '{}' is not served here (models: {})", *name, fmt::join(known, ", ")));
 }
 
-Service::Model& Service::pick_kind(const std::optional<std::string>& name, int kind, const std::string& endpoint) {
+Service::Model& Service::pick_for(const std::optional<std::string>& name, const std::string& path) {
   Model& m = pick(name);
-  if (static_cast<int>(m.kind) != kind) {
-    const char* fits = m.kind == Kind::kEmbedding    ? "/embed, /v1/embeddings"
-                       : m.kind == Kind::kClassifier ? "/predict, /rerank"
-                       : m.kind == Kind::kTagger     ? "/tag"
-                                                     : "/translate";
+  const Endpoint* e = find_endpoint(path);
+  if (e && std::find(e->kinds.begin(), e->kinds.end(), m.kind) == e->kinds.end()) {
     throw error(400, kValidation, fmt::format("model '{}' is a {} model: {} is not served by it (use {})", m.spec.name,
-                                              kind_name(m.kind), endpoint, fits));
+                                              kind_name(m.kind), path, fmt::join(endpoints_of(m.kind), ", ")));
   }
   return m;
 }
@@ -339,6 +389,8 @@ Service::Model& Service::pick_kind(const std::optional<std::string>& name, int k
 std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bool truncate,
                                        const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens) {
   std::size_t total = 0;
+  std::optional<TranslationLane> translation;  // one lane for all of a /translate request's texts
+  if (model.kind == Kind::kTranslation && !items.empty()) translation = parse_lane(items.front().lane);
   for (std::size_t i = 0; i < items.size(); ++i) {
     auto& it = items[i];
     std::size_t n = 0;
@@ -346,9 +398,8 @@ std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bo
       tasks::EncodeOptions eo;
       eo.prompt_name = it.lane;
       n = model.encoder->count_tokens(it.text, eo);
-    } else if (model.kind == Kind::kTranslation) {
-      const auto lane = parse_lane(it.lane);
-      n = model.translation_tokenizer->encode_source(it.text, lane.src, lane.tgt).size();
+    } else if (translation) {
+      n = model.translation_tokenizer->encode_source(it.text, translation->src, translation->tgt).size();
     } else {
       n = it.pair ? model.tokenizer->encode_pair(it.text, *it.pair).size() : model.tokenizer->encode(it.text).size();
     }
@@ -393,14 +444,9 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
                                                const std::optional<std::string>& prompt_name, bool truncate,
                                                const std::shared_ptr<std::atomic<bool>>& cancelled,
                                                std::size_t* tokens) {
-  std::string lane;
+  std::string lane;  // items of one prompt share batches
   if (prompt_name) {
-    if (!model.encoder->prompts().count(*prompt_name)) {
-      std::string known;
-      for (const auto& [k, v] : model.encoder->prompts()) known += (known.empty() ? "" : ", ") + k;
-      throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}' (prompts: {})",
-                                                *prompt_name, model.spec.name, known.empty() ? "none" : known));
-    }
+    prompt_text(model.encoder.get(), model.spec.name, *prompt_name);
     lane = *prompt_name;
   }
   std::vector<Item> items(texts.size());
@@ -414,23 +460,21 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
 HttpResponse Service::info() const {
   nlohmann::json models = nlohmann::json::array();
   for (const auto& m : models_) {
-    nlohmann::json j = {{"name", m->spec.name}, {"dir", m->spec.dir}, {"kind", kind_name(m->kind)},
-                        {"max_input_length", m->max_tokens}};
+    nlohmann::json j = {{"name", m->spec.name},
+                        {"dir", m->spec.dir},
+                        {"kind", kind_name(m->kind)},
+                        {"max_input_length", m->max_tokens},
+                        {"endpoints", endpoints_of(m->kind)}};
     if (m->encoder) {
       j["dimension"] = m->encoder->dimension();
       j["normalizes"] = m->encoder->normalizes();
-      j["endpoints"] = {"/embed", "/v1/embeddings", "/tokenize", "/decode"};
     } else if (m->classifier) {
       nlohmann::json labels = nlohmann::json::array();
       for (int64_t i = 0; i < m->classifier->num_labels(); ++i) labels.push_back(m->classifier->label(i));
       j["labels"] = labels;
-      j["endpoints"] = {"/predict", "/rerank", "/tokenize", "/decode"};
     } else if (m->translation_tokenizer) {
       j["family"] = m->translation_tokenizer->family_name();
       j["languages"] = m->translation_tokenizer->languages();
-      j["endpoints"] = {"/translate"};
-    } else {
-      j["endpoints"] = {"/tag", "/tokenize", "/decode"};
     }
     models.push_back(std::move(j));
   }
@@ -461,7 +505,7 @@ HttpResponse Service::handle(const HttpRequest& request, std::shared_ptr<std::at
   } catch (const std::exception& e) {
     r = error_response(500, kBackend, e.what());
   }
-  const std::string ep = endpoint_label(request.path);
+  const std::string ep = find_endpoint(request.path) ? request.path : "other";
   metrics_.requests.with({ep, std::to_string(r.status)}).inc();
   metrics_.request_duration.with({ep}).observe(std::chrono::duration<double>(Clock::now() - t0).count());
   return r;
@@ -469,23 +513,17 @@ HttpResponse Service::handle(const HttpRequest& request, std::shared_ptr<std::at
 
 HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::atomic<bool>>& cancelled) {
   const std::string& path = req.path;
-  const bool get = path == "/health" || path == "/info" || path == "/metrics";
-  const bool post = path == "/embed" || path == "/v1/embeddings" || path == "/rerank" || path == "/predict" ||
-                    path == "/tag" || path == "/translate" || path == "/tokenize" || path == "/decode";
-  if (!get && !post) {
-    throw error(404, "NotFound", fmt::format("no endpoint {} (see /info and docs/http-api.md)", path));
-  }
+  const Endpoint* endpoint = find_endpoint(path);
+  if (!endpoint) throw error(404, "NotFound", fmt::format("no endpoint {} (see /info and docs/http-api.md)", path));
+  const bool get = std::string_view(endpoint->method) == "GET";
   if (!options_.api_key.empty() && path != "/health") {
     auto it = req.headers.find("authorization");
     if (it == req.headers.end() || it->second != "Bearer " + options_.api_key) {
       throw error(401, "Unauthorized", "missing or wrong API key (header 'Authorization: Bearer KEY')");
     }
   }
-  if (get && req.method != "GET" && req.method != "HEAD") {
-    throw error(405, "MethodNotAllowed", fmt::format("{} takes GET, not {}", path, req.method));
-  }
-  if (post && req.method != "POST") {
-    throw error(405, "MethodNotAllowed", fmt::format("{} takes POST, not {}", path, req.method));
+  if (req.method != endpoint->method && !(get && req.method == "HEAD")) {
+    throw error(405, "MethodNotAllowed", fmt::format("{} takes {}, not {}", path, endpoint->method, req.method));
   }
   if (path == "/health") {
     if (!ready()) return error_response(503, "Unhealthy", "the models are loading");
@@ -502,10 +540,8 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
 
   if (path == "/embed") {
     auto q = parse_embed_request(req.body, options_.limits);
-    if (q.truncation_direction == TruncationDirection::kLeft) {
-      throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
-    }
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kEmbedding), path);
+    refuse_left_truncation(q.truncation_direction);
+    Model& m = pick_for(q.model, path);
     auto vecs = embed(m, texts_of(q.inputs, "inputs"), q.prompt_name, q.truncate.value_or(options_.auto_truncate),
                       cancelled, nullptr);
     if (q.normalize && !m.encoder->normalizes()) {
@@ -515,7 +551,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/v1/embeddings") {
     auto q = parse_openai_embeddings_request(req.body, options_.limits);
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kEmbedding), path);
+    Model& m = pick_for(q.model, path);
     std::size_t tokens = 0;
     auto vecs = embed(m, texts_of(q.input, "input"), std::nullopt, options_.auto_truncate, cancelled, &tokens);
     if (q.dimensions) {
@@ -531,10 +567,8 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/rerank") {
     auto q = parse_rerank_request(req.body, options_.limits);
-    if (q.truncation_direction == TruncationDirection::kLeft) {
-      throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
-    }
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kClassifier), path);
+    refuse_left_truncation(q.truncation_direction);
+    Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.texts.size());
     for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0};
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
@@ -555,10 +589,8 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/predict") {
     auto q = parse_predict_request(req.body, options_.limits);
-    if (q.truncation_direction == TruncationDirection::kLeft) {
-      throw error(400, kValidation, "truncation_direction \"left\" is not supported; inputs are cut on the right");
-    }
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kClassifier), path);
+    refuse_left_truncation(q.truncation_direction);
+    Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.inputs.size());
     for (std::size_t i = 0; i < q.inputs.size(); ++i) {
       items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0};
@@ -592,7 +624,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/tag") {
     auto q = parse_tag_request(req.body, options_.limits);
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kTagger), path);
+    Model& m = pick_for(q.model, path);
     static const char* names[] = {"none", "simple", "first", "average", "max"};
     const std::string lane = names[static_cast<int>(q.aggregation_strategy)];
     std::vector<Item> items(q.inputs.size());
@@ -618,7 +650,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/translate") {
     auto q = parse_translate_request(req.body, options_.limits);
-    Model& m = pick_kind(q.model, static_cast<int>(Kind::kTranslation), path);
+    Model& m = pick_for(q.model, path);
     const auto& tok = *m.translation_tokenizer;
     TranslationLane lane;
     lane.src = q.source_lang.value_or("");
@@ -652,17 +684,8 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   if (path == "/tokenize") {
     auto q = parse_tokenize_request(req.body, options_.limits);
-    Model& m = pick(q.model);
-    if (!m.tokenizer) throw error(400, kValidation, fmt::format("model '{}' is a translation model: /tokenize serves encoders", m.spec.name));
-    std::string prompt;
-    if (q.prompt_name) {
-      if (!m.encoder) throw error(400, kValidation, fmt::format("model '{}' has no prompts", m.spec.name));
-      auto it = m.encoder->prompts().find(*q.prompt_name);
-      if (it == m.encoder->prompts().end()) {
-        throw error(400, kValidation, fmt::format("prompt_name '{}' is not a prompt of model '{}'", *q.prompt_name, m.spec.name));
-      }
-      prompt = it->second;
-    }
+    Model& m = pick_for(q.model, path);
+    const std::string prompt = q.prompt_name ? prompt_text(m.encoder.get(), m.spec.name, *q.prompt_name) : "";
     nlohmann::json out = nlohmann::json::array();
     for (const auto& text : q.inputs) {
       const std::string full = prompt + text;
@@ -689,8 +712,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
   }
   // /decode
   auto q = parse_decode_request(req.body, options_.limits);
-  Model& m = pick(q.model);
-  if (!m.tokenizer) throw error(400, kValidation, fmt::format("model '{}' is a translation model: /decode serves encoders", m.spec.name));
+  Model& m = pick_for(q.model, path);
   const auto& tok = *m.tokenizer;
   nlohmann::json out = nlohmann::json::array();
   for (std::size_t s = 0; s < q.ids.size(); ++s) {

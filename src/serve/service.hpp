@@ -75,7 +75,8 @@ class Service {
   struct Model;
   HttpResponse route(const HttpRequest& request, const std::shared_ptr<std::atomic<bool>>& cancelled);
   Model& pick(const std::optional<std::string>& name);
-  Model& pick_kind(const std::optional<std::string>& name, int kind, const std::string& endpoint);
+  // pick(), and a 400 naming the endpoints the model does serve when it does not serve `path`.
+  Model& pick_for(const std::optional<std::string>& name, const std::string& path);
   // Counts tokens (422 when over the maximum and not truncating), submits to the model's
   // batcher, waits; batcher outcomes become 429 / 504 / 503 / 500.
   std::vector<detail::Output> run_items(Model& model, std::vector<detail::Item> items, bool truncate,
@@ -90,7 +91,6 @@ class Service {
   ServeMetrics metrics_;
   std::vector<std::unique_ptr<Model>> models_;
   std::atomic<bool> ready_{false};
-  std::chrono::steady_clock::time_point started_;
 };
 
 }  // namespace xling::serve
