@@ -64,6 +64,29 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
 const std::vector<std::string> kTexts = {"Der Hund schläft im Garten.", "", "Кошка сидит на окне.", "猫は窓辺に座っている。",
                                          "C'est la vie !", "   ", "مرحبا بالعالم"};
 
+// A raw TCP connection to the server on loopback (for clients that do not speak proper HTTP);
+// -1 when connect fails.
+int connect_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// 60 distinct words: longer than xling-mini's 64-token maximum, so every request costs a full
+// forward pass (sent with "truncate": true).
+std::string long_text() {
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "wort" + std::to_string(i) + " ";
+  return text;
+}
+
 TEST(Serve, EmbedEqualsTheCli) {
   ServerProcess srv({"--model", "e5=" + kE5, "--model", "labse=" + kLabse});
   ASSERT_TRUE(srv.running()) << srv.log();
@@ -328,27 +351,17 @@ TEST(Serve, HostileClientsDoNotStopTheServer) {
   // slow loris: 20 connections each send a partial request and stall
   std::vector<int> socks;
   for (int i = 0; i < 20; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = connect_loopback(srv.port());
+    ASSERT_GE(fd, 0);
     const std::string partial = i % 2 ? "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"in"
                                       : "GET /hea";
     ASSERT_GT(write(fd, partial.data(), partial.size()), 0);
     socks.push_back(fd);
   }
-  int garbage = socket(AF_INET, SOCK_STREAM, 0);
-  {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(garbage, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    const std::string junk = "\x16\x03\x01 not http at all\r\n\r\n";
-    ASSERT_GT(write(garbage, junk.data(), junk.size()), 0);
-  }
+  const int garbage = connect_loopback(srv.port());
+  ASSERT_GE(garbage, 0);
+  const std::string junk = "\x16\x03\x01 not http at all\r\n\r\n";
+  ASSERT_GT(write(garbage, junk.data(), junk.size()), 0);
   // others are served meanwhile
   int status = 0;
   post_json(c, "/embed", json({{"inputs", "still here"}}).dump(), &status);
@@ -379,19 +392,13 @@ TEST(Serve, ClientsThatLeaveHaveTheirQueuedWorkDropped) {
   ServerProcess srv({"--max-batch-requests", "1"});  // the embedded xling-mini
   ASSERT_TRUE(srv.running()) << srv.log();
   const int kRequests = 240;
-  std::string text;
-  for (int i = 0; i < 60; ++i) text += "wort" + std::to_string(i) + " ";
-  const std::string body = json({{"inputs", text}, {"truncate", true}}).dump();
+  const std::string body = json({{"inputs", long_text()}, {"truncate", true}}).dump();
   const std::string request = "POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;
   std::vector<int> kept;
   for (int i = 0; i < kRequests; ++i) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(srv.port()));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    const int fd = connect_loopback(srv.port());
+    ASSERT_GE(fd, 0);
     ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
     if (i % 4 == 0) {
       kept.push_back(fd);
@@ -446,9 +453,7 @@ TEST(Serve, FullQueueAnswers429AndSlowRequests504) {
   {
     ServerProcess srv({"--max-queue", "2", "--max-batch-requests", "1"});  // xling-mini
     ASSERT_TRUE(srv.running()) << srv.log();
-    std::string text;
-    for (int i = 0; i < 60; ++i) text += "wort" + std::to_string(i) + " ";
-    const std::string body = json({{"inputs", std::vector<std::string>(2, text)}, {"truncate", true}}).dump();
+    const std::string body = json({{"inputs", std::vector<std::string>(2, long_text())}, {"truncate", true}}).dump();
     std::atomic<int> ok{0}, busy{0}, other{0}, retry_after{0};
     std::vector<std::thread> clients;
     for (int c = 0; c < 32; ++c) {
