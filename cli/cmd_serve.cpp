@@ -1,6 +1,5 @@
 // xling serve: the HTTP server (server/http_server + serve/service). Binds first and answers
 // 503 while the models load; SIGINT/SIGTERM stop accepting, finish in-flight requests, exit 0.
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -79,21 +78,14 @@ int run_serve(ServeOptions& opt) {
   std::cerr << fmt::format("xling serve: listening on http://{}:{} (loading {} model{})\n", opt.http.host, port,
                            so.models.size(), so.models.size() == 1 ? "" : "s")
             << std::flush;
-  std::atomic<bool> done{false};
-  std::thread listener([&] {
-    http.listen();
-    done = true;
-  });
+  std::thread listener([&] { http.listen(); });
   std::thread watcher([&] {
     char sig = 0;
     while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == 0) return;  // woken by the main thread: listen() has ended
     std::cerr << fmt::format("xling serve: {} received, finishing in-flight requests\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    while (!done) {  // stop() is a no-op until listen() runs; retry until it has returned
-      http.stop();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    http.stop();
   });
   auto wake_watcher = [&] {
     const char zero = 0;
@@ -102,10 +94,7 @@ int run_serve(ServeOptions& opt) {
   try {
     service.load();
   } catch (...) {
-    while (!done) {
-      http.stop();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    http.stop();
     listener.join();
     wake_watcher();
     watcher.join();

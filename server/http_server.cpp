@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@ struct HttpServer::Impl {
   std::atomic<std::size_t> in_flight{0};
   int listen_fd = -1;  // recorded by the socket-options hook, to widen the accept backlog
   DisconnectWatcher watcher;  // sets a waiting request's cancel flag when its client leaves
+  std::atomic<bool> in_listen{false}, stopping{false};
 
   Impl(HttpOptions o, serve::Service& s) : options(std::move(o)), service(s) {}
 
@@ -136,10 +139,22 @@ int HttpServer::bind() {
   return port_;
 }
 
-void HttpServer::listen() { impl_->http.listen_after_bind(); }
+void HttpServer::listen() {
+  impl_->in_listen = true;
+  if (!impl_->stopping) impl_->http.listen_after_bind();
+  impl_->in_listen = false;
+}
 
 void HttpServer::stop() {
-  if (impl_ && impl_->http.is_running()) impl_->http.stop();
+  if (!impl_) return;
+  impl_->stopping = true;
+  // httplib's stop() is a no-op until its loop runs: repeat it while listen() has not returned.
+  // (listen() sets in_listen before reading stopping, and this reads in_listen after setting
+  // stopping, so one of the two sees the other.)
+  while (impl_->in_listen) {
+    impl_->http.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace xling::server

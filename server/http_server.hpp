@@ -33,7 +33,8 @@ class HttpServer {
   int bind();
   // Serves until stop(); returns after the connection threads finished their requests.
   void listen();
-  // Thread-safe; listen() returns once in-flight requests are answered.
+  // Thread-safe, also before listen() runs (listen() then returns at once). Returns when
+  // listen() has returned, i.e. in-flight requests are answered.
   void stop();
   int port() const { return port_; }
 
