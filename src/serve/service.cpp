@@ -12,6 +12,7 @@
 
 #include "models/registry.hpp"
 #include "core/json.hpp"
+#include "tasks/batching.hpp"
 #include "tasks/cross_encoder.hpp"
 #include "tasks/sentence_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
@@ -32,6 +33,9 @@ struct detail::Item {
   std::optional<std::string> pair;
   std::string lane;
   std::size_t tokens = 0;  // after truncation: the batch budget's cost
+  // Embedding and classifier inputs, tokenized (and truncated) by the request's own thread so
+  // that the model's worker only runs the model.
+  std::optional<tokenize::Encoding> encoding;
 };
 // Embedding or logits in `values`; entities for taggers; the translation for seq2seq models.
 struct detail::Output {
@@ -265,6 +269,7 @@ Service::Service(ServiceOptions options)
 Service::~Service() { shutdown(); }
 
 void Service::load() {
+  executor_ = std::make_unique<SerialExecutor>();
   const auto load_options =
       models::LoadOptions::with_dtype(models::parse_compute_dtype(options_.dtype), models::parse_device(options_.device));
   for (const auto& spec : options_.models) {
@@ -274,76 +279,39 @@ void Service::load() {
     m->kind = detect_kind(spec.dir);
     ModelBatcher::Handlers h;
     std::string what;
-    if (m->kind == Kind::kEmbedding) {
-      m->encoder = std::make_unique<tasks::SentenceEncoder>(
-          tasks::SentenceEncoder::load(spec.dir, std::nullopt, /*normalize=*/false, load_options));
-      m->tokenizer = &m->encoder->tokenizer();
-      m->max_tokens = m->encoder->max_length();
-      what = fmt::format("embedding, dimension {}", m->encoder->dimension());
-    } else if (m->kind == Kind::kClassifier) {
-      m->classifier = std::make_unique<tasks::SequenceClassifier>(tasks::SequenceClassifier::load(spec.dir, load_options));
-      m->tokenizer = &m->classifier->tokenizer();
-      m->max_tokens = m->classifier->max_length();
-      what = fmt::format("classifier, {} labels", m->classifier->num_labels());
-    } else if (m->kind == Kind::kTranslation) {
-      m->translation_tokenizer =
-          std::make_unique<tokenize::TranslationTokenizer>(tokenize::TranslationTokenizer::load(spec.dir));
-      m->generator = std::make_unique<generate::Seq2SeqGenerator>(generate::Seq2SeqGenerator::load(
-          spec.dir, options_.dtype, models::parse_device(options_.device), "`xling serve`"));
-      m->max_tokens = m->translation_tokenizer->model_max_length();
-      if (m->max_tokens == 0) m->max_tokens = 1024;
-      what = fmt::format("translation, {}", m->translation_tokenizer->family_name());
-    } else {
-      m->tagger = std::make_unique<tasks::TokenTagger>(tasks::TokenTagger::load(spec.dir, load_options));
-      m->tokenizer = &m->tagger->tokenizer();
-      m->max_tokens = m->tagger->max_length();
-      what = "token tagger";
-    }
+    // Loaded on the model thread too: a parallel op on this one would start a second OpenMP team.
+    executor_->run([&] {
+      if (m->kind == Kind::kEmbedding) {
+        m->encoder = std::make_unique<tasks::SentenceEncoder>(
+            tasks::SentenceEncoder::load(spec.dir, std::nullopt, /*normalize=*/false, load_options));
+        m->tokenizer = &m->encoder->tokenizer();
+        m->max_tokens = m->encoder->max_length();
+        what = fmt::format("embedding, dimension {}", m->encoder->dimension());
+      } else if (m->kind == Kind::kClassifier) {
+        m->classifier = std::make_unique<tasks::SequenceClassifier>(tasks::SequenceClassifier::load(spec.dir, load_options));
+        m->tokenizer = &m->classifier->tokenizer();
+        m->max_tokens = m->classifier->max_length();
+        what = fmt::format("classifier, {} labels", m->classifier->num_labels());
+      } else if (m->kind == Kind::kTranslation) {
+        m->translation_tokenizer =
+            std::make_unique<tokenize::TranslationTokenizer>(tokenize::TranslationTokenizer::load(spec.dir));
+        m->generator = std::make_unique<generate::Seq2SeqGenerator>(generate::Seq2SeqGenerator::load(
+            spec.dir, options_.dtype, models::parse_device(options_.device), "`xling serve`"));
+        m->max_tokens = m->translation_tokenizer->model_max_length();
+        if (m->max_tokens == 0) m->max_tokens = 1024;
+        what = fmt::format("translation, {}", m->translation_tokenizer->family_name());
+      } else {
+        m->tagger = std::make_unique<tasks::TokenTagger>(tasks::TokenTagger::load(spec.dir, load_options));
+        m->tokenizer = &m->tagger->tokenizer();
+        m->max_tokens = m->tagger->max_length();
+        what = "token tagger";
+      }
+    });
     if (options_.max_input_tokens > 0) m->max_tokens = std::min(m->max_tokens, options_.max_input_tokens);
     Model* model = m.get();
-    h.run = [model](std::vector<Item>& items) {
-      std::vector<std::string> texts, pairs;
-      texts.reserve(items.size());
-      for (auto& it : items) {
-        texts.push_back(std::move(it.text));
-        if (it.pair) pairs.push_back(std::move(*it.pair));
-      }
-      std::vector<Output> out(items.size());
-      if (model->kind == Kind::kTranslation) {
-        const auto lane = parse_lane(items.front().lane);
-        const auto& tok = *model->translation_tokenizer;
-        generate::GenerationOverrides ov;
-        if (lane.num_beams > 0) ov.num_beams = lane.num_beams;
-        if (lane.max_new_tokens > 0) ov.max_new_tokens = lane.max_new_tokens;
-        if (auto bos = tok.forced_bos(lane.tgt)) ov.forced_bos_token_id = *bos;
-        tokenize::SourceOptions so;
-        so.max_length = model->max_tokens;
-        std::vector<std::vector<int64_t>> sources;
-        for (const auto& t : texts) sources.push_back(tok.encode_source(t, lane.src, lane.tgt, so));
-        torch::InferenceMode guard;
-        auto decoded = generate::translate_sources(*model->generator, tok, sources, model->generator->options(ov));
-        for (std::size_t i = 0; i < out.size(); ++i) out[i].text = std::move(decoded[i]);
-        return out;
-      }
-      if (model->kind == Kind::kTagger) {
-        const auto agg = tasks::parse_aggregation(items.front().lane);
-        auto ents = model->tagger->tag(texts, agg, 0, nullptr);
-        for (std::size_t i = 0; i < out.size(); ++i) out[i].entities = std::move(ents[i]);
-        return out;
-      }
-      torch::Tensor rows;
-      if (model->kind == Kind::kEmbedding) {
-        tasks::EncodeOptions eo;
-        eo.prompt_name = items.front().lane;
-        eo.max_length = model->max_tokens;
-        rows = model->encoder->encode(texts, eo);
-      } else {
-        rows = model->classifier->logits(texts, pairs.empty() ? nullptr : &pairs, 0, model->max_tokens, nullptr);
-      }
-      rows = rows.to(torch::kCPU, torch::kFloat32).contiguous();
-      const float* p = rows.data_ptr<float>();
-      const std::size_t d = static_cast<std::size_t>(rows.size(1));
-      for (std::size_t i = 0; i < out.size(); ++i) out[i].values.assign(p + i * d, p + (i + 1) * d);
+    h.run = [model, executor = executor_.get()](std::vector<Item>& items) {
+      std::vector<Output> out;
+      executor->run([&] { out = run_batch(*model, items); });
       return out;
     };
     h.cost = [](const Item& it) { return it.tokens; };
@@ -358,6 +326,55 @@ void Service::load() {
     models_.push_back(std::move(m));
   }
   ready_ = true;
+}
+
+// One batch of one model, on the model thread: embeddings or logits from the items' encodings,
+// entities from their texts, or translations.
+std::vector<Output> Service::run_batch(Model& model, std::vector<Item>& items) {
+  if (model.kind == Kind::kEmbedding || model.kind == Kind::kClassifier) {
+    std::vector<tokenize::Encoding> encs;
+    encs.reserve(items.size());
+    for (auto& it : items) encs.push_back(std::move(*it.encoding));
+    torch::Tensor rows;
+    if (model.kind == Kind::kEmbedding) {
+      tasks::EncodeOptions eo;
+      eo.prompt_name = items.front().lane;
+      eo.max_length = model.max_tokens;
+      rows = model.encoder->encode_tokenized(encs, eo);
+    } else {
+      rows = model.classifier->logits_tokenized(encs, 0);
+    }
+    rows = rows.to(torch::kCPU, torch::kFloat32).contiguous();
+    const float* p = rows.data_ptr<float>();
+    const std::size_t d = static_cast<std::size_t>(rows.size(1));
+    std::vector<Output> out(items.size());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i].values.assign(p + i * d, p + (i + 1) * d);
+    return out;
+  }
+  std::vector<std::string> texts;
+  texts.reserve(items.size());
+  for (auto& it : items) texts.push_back(std::move(it.text));
+  std::vector<Output> out(items.size());
+  if (model.kind == Kind::kTranslation) {
+    const auto lane = parse_lane(items.front().lane);
+    const auto& tok = *model.translation_tokenizer;
+    generate::GenerationOverrides ov;
+    if (lane.num_beams > 0) ov.num_beams = lane.num_beams;
+    if (lane.max_new_tokens > 0) ov.max_new_tokens = lane.max_new_tokens;
+    if (auto bos = tok.forced_bos(lane.tgt)) ov.forced_bos_token_id = *bos;
+    tokenize::SourceOptions so;
+    so.max_length = model.max_tokens;
+    std::vector<std::vector<int64_t>> sources;
+    for (const auto& t : texts) sources.push_back(tok.encode_source(t, lane.src, lane.tgt, so));
+    torch::InferenceMode guard;
+    auto decoded = generate::translate_sources(*model.generator, tok, sources, model.generator->options(ov));
+    for (std::size_t i = 0; i < out.size(); ++i) out[i].text = std::move(decoded[i]);
+    return out;
+  }
+  const auto agg = tasks::parse_aggregation(items.front().lane);  // the tagger
+  auto ents = model.tagger->tag(texts, agg, 0, nullptr);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].entities = std::move(ents[i]);
+  return out;
 }
 
 void Service::shutdown() {
@@ -397,7 +414,11 @@ std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bo
     if (model.kind == Kind::kEmbedding) {
       tasks::EncodeOptions eo;
       eo.prompt_name = it.lane;
-      n = model.encoder->count_tokens(it.text, eo);
+      eo.max_length = model.max_tokens;
+      it.encoding = model.encoder->tokenize(it.text, eo, &n);
+    } else if (model.kind == Kind::kClassifier) {
+      it.encoding = tasks::encode_truncated(*model.tokenizer, it.text, it.pair ? &*it.pair : nullptr, model.max_tokens,
+                                            nullptr, &n);
     } else if (translation) {
       n = model.translation_tokenizer->encode_source(it.text, translation->src, translation->tgt).size();
     } else {
@@ -450,7 +471,7 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
     lane = *prompt_name;
   }
   std::vector<Item> items(texts.size());
-  for (std::size_t i = 0; i < texts.size(); ++i) items[i] = {texts[i], std::nullopt, lane, 0};
+  for (std::size_t i = 0; i < texts.size(); ++i) items[i] = {texts[i], std::nullopt, lane, 0, std::nullopt};
   auto outs = run_items(model, std::move(items), truncate, cancelled, tokens);
   std::vector<std::vector<float>> vecs(outs.size());
   for (std::size_t i = 0; i < outs.size(); ++i) vecs[i] = std::move(outs[i].values);
@@ -570,7 +591,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     refuse_left_truncation(q.truncation_direction);
     Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.texts.size());
-    for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0};
+    for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0, std::nullopt};
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     // sentence-transformers CrossEncoder.predict, as `xling rerank`
     const auto scores = tasks::relevance_from_logits(logits_of(outs), q.raw_scores).contiguous();
@@ -593,7 +614,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.inputs.size());
     for (std::size_t i = 0; i < q.inputs.size(); ++i) {
-      items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0};
+      items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0, std::nullopt};
     }
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     // the HF text-classification pipeline's scores, as `xling classify`
@@ -628,7 +649,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     static const char* names[] = {"none", "simple", "first", "average", "max"};
     const std::string lane = names[static_cast<int>(q.aggregation_strategy)];
     std::vector<Item> items(q.inputs.size());
-    for (std::size_t i = 0; i < q.inputs.size(); ++i) items[i] = {q.inputs[i], std::nullopt, lane, 0};
+    for (std::size_t i = 0; i < q.inputs.size(); ++i) items[i] = {q.inputs[i], std::nullopt, lane, 0, std::nullopt};
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     const bool grouped = q.aggregation_strategy != AggregationStrategy::kNone;
     nlohmann::json out = nlohmann::json::array();

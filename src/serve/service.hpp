@@ -21,6 +21,7 @@
 #include "serve/batcher.hpp"
 #include "serve/http_types.hpp"
 #include "serve/metrics.hpp"
+#include "serve/serial_executor.hpp"
 #include "serve/requests.hpp"
 
 namespace xling::serve {
@@ -85,10 +86,14 @@ class Service {
                                         const std::optional<std::string>& prompt_name, bool truncate,
                                         const std::shared_ptr<std::atomic<bool>>& cancelled, std::size_t* tokens);
   HttpResponse info() const;
+  static std::vector<detail::Output> run_batch(Model& model, std::vector<detail::Item>& items);
 
   ServiceOptions options_;
   Registry registry_;
   ServeMetrics metrics_;
+  // Every model's forward passes run on this one thread (declared before models_: their
+  // batchers drain through it when they shut down).
+  std::unique_ptr<SerialExecutor> executor_;
   std::vector<std::unique_ptr<Model>> models_;
   std::atomic<bool> ready_{false};
 };

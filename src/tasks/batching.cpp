@@ -2,6 +2,7 @@
 #include "tasks/batching.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "io/bert_config.hpp"
@@ -17,8 +18,9 @@ std::size_t max_input_tokens(const io::ModelConfig& config, std::size_t fallback
 }
 
 tokenize::Encoding encode_truncated(const tokenize::Tokenizer& tok, const std::string& text, const std::string* pair,
-                                    std::size_t max_len, std::size_t* truncated) {
+                                    std::size_t max_len, std::size_t* truncated, std::size_t* full_length) {
   tokenize::Encoding e = pair ? tok.encode_pair(text, *pair) : tok.encode(text);
+  if (full_length) *full_length = e.size();
   if (e.size() <= max_len) return e;
   std::vector<std::string> a{text}, b;
   if (pair) b.push_back(*pair);
@@ -32,15 +34,40 @@ std::size_t resolve_batch_tokens(std::size_t requested, const torch::Device& dev
   return device.is_cuda() ? 16384 : 1024;
 }
 
+std::vector<std::size_t> plan_passes(const std::vector<std::size_t>& lengths, std::size_t batch_tokens,
+                                     std::size_t pass_cost) {
+  const std::size_t n = lengths.size();
+  // best[i]: the cheapest cut of lengths[i..n); next[i]: where its first pass ends.
+  std::vector<std::size_t> best(n + 1, 0), next(n + 1, n);
+  for (std::size_t i = n; i-- > 0;) {
+    const std::size_t longest = std::max<std::size_t>(1, lengths[i]);
+    const std::size_t rows = std::max<std::size_t>(1, batch_tokens / longest);
+    best[i] = std::numeric_limits<std::size_t>::max();
+    for (std::size_t j = i + 1; j <= std::min(n, i + rows); ++j) {
+      const std::size_t cost = pass_cost + longest * (j - i) + best[j];
+      if (cost <= best[i]) {  // ties: the larger pass
+        best[i] = cost;
+        next[i] = j;
+      }
+    }
+  }
+  std::vector<std::size_t> ends;
+  for (std::size_t i = 0; i < n; i = next[i]) ends.push_back(next[i]);
+  return ends;
+}
+
+std::size_t pass_cost_tokens(const torch::Device& device) { return device.is_cuda() ? 4096 : 32; }
+
 void for_each_batch(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens, int64_t pad_id,
-                    const std::function<void(const Batch&)>& fn, BatchStats* stats) {
+                    const std::function<void(const Batch&)>& fn, BatchStats* stats, std::size_t pass_cost) {
   std::vector<std::size_t> order(encs.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return encs[a].size() > encs[b].size(); });
-  for (std::size_t start = 0; start < order.size();) {
-    std::size_t longest = std::max<std::size_t>(1, encs[order[start]].size());
-    std::size_t count = std::max<std::size_t>(1, batch_tokens / longest);
-    std::size_t end = std::min(order.size(), start + count);
+  std::vector<std::size_t> lengths(order.size());
+  for (std::size_t i = 0; i < order.size(); ++i) lengths[i] = encs[order[i]].size();
+  std::size_t start = 0;
+  for (std::size_t end : plan_passes(lengths, batch_tokens, pass_cost)) {
+    std::size_t longest = std::max<std::size_t>(1, lengths[start]);
     auto b = static_cast<int64_t>(end - start), t = static_cast<int64_t>(longest);
     Batch batch;
     batch.input_ids = torch::full({b, t}, pad_id, torch::kLong);

@@ -201,23 +201,33 @@ std::string SentenceEncoder::input_text(const std::string& prompt, const std::st
   return t;
 }
 
-std::size_t SentenceEncoder::count_tokens(const std::string& text, const EncodeOptions& opt) const {
-  return tokenizer_->encode(input_text(resolve_prompt(opt), text)).size();
+tokenize::Encoding SentenceEncoder::tokenize(const std::string& text, const EncodeOptions& opt, std::size_t* full_length) const {
+  return encode_truncated(*tokenizer_, input_text(resolve_prompt(opt), text), nullptr, opt.max_length.value_or(max_length_),
+                          nullptr, full_length);
 }
 
 torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, const EncodeOptions& opt, EncodeStats* stats) const {
-  const std::string prompt = resolve_prompt(opt);
-  std::size_t max_len = opt.max_length.value_or(max_length_);
-  std::size_t prompt_tokens = 0;
-  if (!prompt.empty() && !include_prompt_) prompt_tokens = tokenizer_->encode(prompt).size() - 1;
   // Tokenize everything, then batch by length.
   std::vector<tokenize::Encoding> encs(texts.size());
-  EncodeStats st;
-  st.texts = texts.size();
+  std::size_t truncated = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    encs[i] = encode_truncated(*tokenizer_, input_text(prompt, texts[i]), nullptr, max_len, &st.truncated);
+    std::size_t full = 0;
+    encs[i] = tokenize(texts[i], opt, &full);
+    if (full > encs[i].size()) ++truncated;
   }
-  torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), static_cast<int64_t>(dimension_)});
+  auto out = encode_tokenized(encs, opt, stats);
+  if (stats) stats->truncated = truncated;
+  return out;
+}
+
+torch::Tensor SentenceEncoder::encode_tokenized(const std::vector<tokenize::Encoding>& encs, const EncodeOptions& opt,
+                                                EncodeStats* stats) const {
+  const std::string prompt = resolve_prompt(opt);
+  std::size_t prompt_tokens = 0;
+  if (!prompt.empty() && !include_prompt_) prompt_tokens = tokenizer_->encode(prompt).size() - 1;
+  EncodeStats st;
+  st.texts = encs.size();
+  torch::Tensor out = torch::empty({static_cast<int64_t>(encs.size()), static_cast<int64_t>(dimension_)});
   torch::InferenceMode guard;
   BatchStats bs;
   for_each_batch(encs, resolve_batch_tokens(opt.batch_tokens, model_->device), tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
@@ -233,7 +243,7 @@ torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, con
     for (const auto& d : dense_) emb = apply_activation(torch::nn::functional::linear(emb, d.weight, d.bias), d.activation);
     if (normalize_) emb = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().p(2).dim(1));
     for (std::size_t r = 0; r < batch.rows.size(); ++r) out[static_cast<int64_t>(batch.rows[r])].copy_(emb[static_cast<int64_t>(r)]);
-  }, &bs);
+  }, &bs, pass_cost_tokens(model_->device));
   st.tokens = bs.tokens;
   st.padded_tokens = bs.padded_tokens;
   if (stats) *stats = st;

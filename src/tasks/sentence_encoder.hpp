@@ -63,10 +63,14 @@ class SentenceEncoder {
                               bool normalize = false, const models::LoadOptions& options = {});  // dtype, device
   // texts -> (N, D) float32, rows in input order. Sorted by length and batched by tokens.
   torch::Tensor encode(const std::vector<std::string>& texts, const EncodeOptions& options, EncodeStats* stats = nullptr) const;
+  // One text as encode() feeds it (prompt and special tokens included, truncated to the max
+  // length); `*full_length` gets its length before truncation, what a server checks against
+  // max_length() when truncation is off. A server tokenizes on its request threads with this.
+  tokenize::Encoding tokenize(const std::string& text, const EncodeOptions& options, std::size_t* full_length = nullptr) const;
+  // Encodings from tokenize() (same options) -> (N, D) float32, rows in input order.
+  torch::Tensor encode_tokenized(const std::vector<tokenize::Encoding>& encs, const EncodeOptions& options,
+                                 EncodeStats* stats = nullptr) const;
   std::size_t dimension() const { return dimension_; }
-  // Tokens of one text as encode() would feed it (prompt and special tokens included) before
-  // truncation; what a server checks against max_length() when truncation is off.
-  std::size_t count_tokens(const std::string& text, const EncodeOptions& options) const;
   std::size_t max_length() const { return max_length_; }
   bool normalizes() const { return normalize_; }  // the directory (or load()) adds a Normalize step
   const tokenize::Tokenizer& tokenizer() const { return *tokenizer_; }

@@ -37,7 +37,11 @@ torch::Tensor SequenceClassifier::logits(const std::vector<std::string>& texts, 
     encs[i] = encode_truncated(*tokenizer_, texts[i], pairs ? &(*pairs)[i] : nullptr, max_len, &cut);
   }
   if (truncated) *truncated = cut;
-  torch::Tensor out = torch::empty({static_cast<int64_t>(texts.size()), num_labels_});
+  return logits_tokenized(encs, batch_tokens);
+}
+
+torch::Tensor SequenceClassifier::logits_tokenized(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens) const {
+  torch::Tensor out = torch::empty({static_cast<int64_t>(encs.size()), num_labels_});
   torch::InferenceMode guard;
   for_each_batch(encs, resolve_batch_tokens(batch_tokens, model_->device), tokenizer_->default_padding().pad_id, [&](const Batch& batch) {
     auto logits = model_->forward(
@@ -45,7 +49,7 @@ torch::Tensor SequenceClassifier::logits(const std::vector<std::string>& texts, 
                       .at("logits")
                       .to(torch::kCPU, torch::kFloat32);
     for (std::size_t r = 0; r < batch.rows.size(); ++r) out[static_cast<int64_t>(batch.rows[r])].copy_(logits[static_cast<int64_t>(r)]);
-  });
+  }, nullptr, pass_cost_tokens(model_->device));
   return out;
 }
 

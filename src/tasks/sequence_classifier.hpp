@@ -21,6 +21,9 @@ class SequenceClassifier {
   // counts inputs cut to the model's maximum length.
   torch::Tensor logits(const std::vector<std::string>& texts, const std::vector<std::string>* pairs,
                        std::size_t batch_tokens, std::optional<std::size_t> max_length, std::size_t* truncated) const;
+  // Encodings made with tasks::encode_truncated (special tokens, the model's max length at most)
+  // -> logits (N, L), input order; what a server uses after tokenizing on its request threads.
+  torch::Tensor logits_tokenized(const std::vector<tokenize::Encoding>& encs, std::size_t batch_tokens) const;
   std::string label(int64_t i) const;  // id2label, or LABEL_i
   int64_t num_labels() const { return num_labels_; }
   std::string problem_type() const { return problem_type_; }

@@ -85,7 +85,7 @@ std::vector<std::vector<TaggedEntity>> TokenTagger::tag(const std::vector<std::s
       for (std::size_t r = 0; r < b.rows.size(); ++r) {
         logits[b.rows[r]] = out[static_cast<int64_t>(r)].narrow(0, 0, static_cast<int64_t>(encs[b.rows[r]].size())).to(torch::kFloat64);
       }
-    });
+    }, nullptr, pass_cost_tokens(model_->device));
   }
   const auto& cfg = *model_->config;
   auto label_of = [&](std::size_t k) {

@@ -20,10 +20,10 @@
 namespace xling::testing {
 
 // A running `xling serve`; stderr goes to a file that the constructor polls for the port and
-// "ready". The destructor sends SIGTERM and waits.
+// "ready" (or only the port, with wait_ready false). The destructor sends SIGTERM and waits.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::vector<std::string> args) {
+  explicit ServerProcess(std::vector<std::string> args, bool wait_ready = true) {
     log_ = scratch_.file("serve.log");
     args.insert(args.begin(), {XLING_BIN, "--threads", "2", "serve", "--port", "0"});
     pid_ = fork();
@@ -36,22 +36,10 @@ class ServerProcess {
       execv(XLING_BIN, argv.data());
       _exit(127);
     }
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    std::regex listening(R"(listening on http://[^:]+:(\d+))");
-    while (std::chrono::steady_clock::now() < until) {
-      std::string text = log();
-      std::smatch m;
-      if (port_ == 0 && std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
-      if (text.find("xling serve: ready") != std::string::npos) return;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    poll(wait_ready);
   }
+  // Waits (up to 120 s) for "ready"; false when the server exited or never got there.
+  bool wait_ready() { return poll(/*until_ready=*/true); }
   ~ServerProcess() {
     if (!exited_) stop();
   }
@@ -76,6 +64,25 @@ class ServerProcess {
   }
 
  private:
+  bool poll(bool until_ready) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    std::regex listening(R"(listening on http://[^:]+:(\d+))");
+    while (std::chrono::steady_clock::now() < until) {
+      std::string text = log();
+      std::smatch m;
+      if (port_ == 0 && std::regex_search(text, m, listening)) port_ = std::stoi(m[1]);
+      if (text.find("xling serve: ready") != std::string::npos) return true;
+      if (!until_ready && port_ > 0) return false;
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
   ScratchDir scratch_;
   std::string log_;
   pid_t pid_ = -1;

@@ -114,6 +114,17 @@ TEST(Serve, EmbedEqualsTheCli) {
   auto first = post_json(c, "/embed", json({{"inputs", {"Hallo Welt"}}, {"normalize", false}}).dump(), &status);
   ASSERT_EQ(status, 200);
   expect_close(first[0].get<std::vector<float>>(), cli_embed(kE5, {"Hallo Welt"})[0], 1e-5, "default model");
+  // `curl -d @file` sends JSON labelled as a form: read as JSON at any size (httplib's own reader
+  // refused such bodies over 8 KiB with 413).
+  std::vector<std::string> many(400, "Der Hund schläft im Garten.");
+  const std::string big = json({{"inputs", many}, {"normalize", false}}).dump();
+  ASSERT_GT(big.size(), 8192u);
+  auto r = c.Post("/embed", big, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body.substr(0, 300);
+  auto rows = json::parse(r->body);
+  ASSERT_EQ(rows.size(), many.size());
+  expect_close(rows[399].get<std::vector<float>>(), cli_embed(kE5, {many[0]})[0], 1e-5, "form-encoded body");
 }
 
 TEST(Serve, OpenAIEmbeddingsTokenizeDecodeAndInfo) {
@@ -494,6 +505,57 @@ TEST(Serve, FullQueueAnswers429AndSlowRequests504) {
     ASSERT_TRUE(h);
     EXPECT_EQ(h->status, 200);
   }
+  {  // more requests in flight than --max-concurrent-requests: 429 before any work is queued
+    ServerProcess srv({"--max-concurrent-requests", "2", "--max-batch-requests", "1"});  // xling-mini
+    ASSERT_TRUE(srv.running()) << srv.log();
+    const std::string body = json({{"inputs", std::vector<std::string>(8, long_text())}, {"truncate", true}}).dump();
+    std::atomic<int> ok{0}, busy{0}, other{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 16; ++c) {
+      clients.emplace_back([&] {
+        auto res = srv.client().Post("/embed", body, "application/json");
+        if (res && res->status == 200) {
+          ++ok;
+        } else if (res && res->status == 429 && res->get_header_value("Retry-After") == "1" &&
+                   res->body.find("--max-concurrent-requests") != std::string::npos) {
+          ++busy;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_GE(ok.load(), 1);
+    EXPECT_GT(busy.load(), 0) << "16 simultaneous requests never exceeded 2 in flight";
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(ok.load() + busy.load(), 16);
+  }
+}
+
+// The server listens while it loads: /health and the endpoints answer 503 until every model is
+// in, then 200.
+TEST(Serve, AnswersUnavailableWhileLoading) {
+  std::vector<std::string> args;
+  for (int i = 0; i < 60; ++i) args.insert(args.end(), {"--model", "m" + std::to_string(i) + "=" + kE5});
+  ServerProcess srv(args, /*wait_ready=*/false);
+  ASSERT_GT(srv.port(), 0) << srv.log();
+  auto c = srv.client();
+  auto health = c.Get("/health");
+  int status = 0;
+  auto embed = post_json(c, "/embed", json({{"inputs", "Hallo Welt"}}).dump(), &status);
+  const bool loaded_before = srv.log().find("xling serve: ready") != std::string::npos;
+  ASSERT_FALSE(loaded_before) << "60 models loaded before the first answer; the test needs a longer load";
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503);
+  EXPECT_NE(health->body.find("Unhealthy"), std::string::npos) << health->body;
+  EXPECT_EQ(status, 503) << embed.dump();
+  EXPECT_EQ(embed.value("error_type", ""), "Unhealthy");
+  ASSERT_TRUE(srv.wait_ready()) << srv.log();
+  health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  post_json(c, "/embed", json({{"inputs", "Hallo Welt"}, {"model", "m59"}}).dump(), &status);
+  EXPECT_EQ(status, 200);
 }
 
 TEST(Serve, ApiKeyIsRequiredWhenSet) {
