@@ -104,7 +104,7 @@ parity: build $(PARITY_STAMP)
 	$(PY) tools/parity/run.py --xling $(BUILD)/bin/xling
 
 fuzz: fuzz-build
-	@for t in safetensors config tokenizer mo corpus serve_requests; do \
+	@for t in safetensors config tokenizer mo corpus serve_requests chat_template; do \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -max_len=8192 \

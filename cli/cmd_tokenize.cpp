@@ -1,6 +1,7 @@
 // `xling tokenize` and `xling decode`: JSONL in, JSONL out, in input order; exact HF
 // tokenizers results (ids, tokens, offsets, type ids), batched over all threads.
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
+#include "tokenize/chat_template.hpp"
 #include "tokenize/text_tokenizer.hpp"
 #include "tokenize/unicode.hpp"
 #include "xling/errors.hpp"
@@ -30,6 +32,8 @@ struct TokenizeOptions {
   std::string offsets = "chars";
   std::string errors = "strict";
   std::size_t batch_size = 256;
+  std::string chat;           // JSONL of conversations to render with the chat template
+  std::string chat_template;  // a named template ("default" unless given)
 };
 
 // Reads lines from a file or stdin; names file and line in errors.
@@ -130,7 +134,57 @@ nlohmann::json to_json(const tokenize::Encoding& e, const std::string& text, con
   return j;
 }
 
+// `--chat FILE`: each line {"messages": [...], "add_generation_prompt": bool (default true), other
+// template variables...} -> {"text": rendered, "ids": [...]}, the ids encoded without special
+// tokens as apply_chat_template(tokenize=True) does.
+int run_chat(const TokenizeOptions& opt) {
+  namespace fs = std::filesystem;
+  const std::string dir = fs::is_directory(opt.tokenizer) ? opt.tokenizer : fs::path(opt.tokenizer).parent_path().string();
+  auto tmpl = tokenize::ChatTemplate::from_directory(dir.empty() ? "." : dir, opt.chat_template);
+  auto tok = tokenize::load_text_tokenizer(opt.tokenizer);
+  LineReader reader(opt.chat);
+  TextOutput out(opt.output);
+  std::string line;
+  while (reader.next(line)) {
+    auto where = [&] { return fmt::format("{}:{}", reader.path(), reader.line_no()); };
+    nlohmann::ordered_json j;
+    try {
+      j = nlohmann::ordered_json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw InvalidArgument(fmt::format("{}: not JSON: expected {{\"messages\": [...], \"add_generation_prompt\": ...}}", where()));
+    }
+    if (!j.is_object() || !j.contains("messages") || !j["messages"].is_array()) {
+      throw InvalidArgument(fmt::format("{}: expected an object with a 'messages' array", where()));
+    }
+    tokenize::ChatRenderOptions ropt;
+    ropt.add_generation_prompt = true;
+    for (const auto& [k, v] : j.items()) {
+      if (k == "messages") continue;
+      if (k == "add_generation_prompt") {
+        if (!v.is_boolean()) throw InvalidArgument(fmt::format("{}: 'add_generation_prompt' must be true or false", where()));
+        ropt.add_generation_prompt = v.get<bool>();
+      } else {
+        ropt.extra[k] = v;
+      }
+    }
+    std::string text;
+    try {
+      text = tmpl.render(j["messages"], ropt);
+    } catch (const Error& e) {
+      throw InvalidArgument(fmt::format("{}: {}", where(), e.what()));
+    }
+    nlohmann::ordered_json o;
+    o["text"] = text;
+    o["ids"] = tok->encode(text, /*add_special=*/false).ids;
+    out.stream() << o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  out.commit();
+  return kExitOk;
+}
+
 int run_tokenize(const TokenizeOptions& opt) {
+  if (!opt.chat.empty()) return run_chat(opt);
+  if (!opt.chat_template.empty()) throw InvalidArgument("--chat-template needs --chat FILE");
   auto tok = tokenize::load_text_tokenizer(opt.tokenizer);
   tokenize::TruncationOptions trunc;
   if (opt.truncation || opt.max_length > 0) {
@@ -283,6 +337,13 @@ void add_tokenize_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--batch-size", opt->batch_size, "Lines per batch (padding applies per batch)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--chat", opt->chat,
+                  "Render conversations with the tokenizer directory's chat template instead: JSONL, each line "
+                  "{\"messages\": [...], \"add_generation_prompt\": bool (default true), other template variables "
+                  "(tools, documents, ...)}; output lines {\"text\", \"ids\"} (ids without special tokens, as "
+                  "apply_chat_template(tokenize=True)) ('-' = stdin)");
+  sub->add_option("--chat-template", opt->chat_template,
+                  "With --chat: the named template of a tokenizer_config.json list (default: 'default')");
   commands.push_back({sub, [opt]() { return run_tokenize(*opt); }});
 
   auto dopt = std::make_shared<DecodeOptions>();
