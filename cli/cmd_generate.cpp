@@ -6,13 +6,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/common.hpp"
 #include "core/progress.hpp"
+#include "generate/causal_scorer.hpp"
 #include "generate/seq2seq_scorer.hpp"
+#include "generate/text_generator.hpp"
 #include "io/generation_config.hpp"
 #include "io/model_location.hpp"
 #include "models/registry.hpp"
@@ -24,6 +27,10 @@ namespace {
 
 struct GenerateCliOptions {
   std::string model, input, output = "-", dtype = "f32", device = "cpu";
+  // Text mode (decoder-only LLMs): prompts as text, replies as text.
+  std::vector<std::string> prompts, stop;
+  std::string text_input, system, chat_template;
+  bool chat = false;
   std::string early_stopping;
   std::size_t batch_size = 16;
   generate::GenerationOverrides ov;
@@ -73,6 +80,92 @@ io::EarlyStopping parse_early_stopping(const std::string& v) {
   throw InvalidArgument(fmt::format("--early-stopping '{}' is not true, false or never", v));
 }
 
+// Text prompts from --prompt or a JSONL file: each line a JSON string (a plain prompt),
+// {"prompt": "..."} or {"messages": [...]} (a conversation for the chat template).
+struct TextPrompt {
+  std::string prompt;
+  nlohmann::json messages;  // null for a plain prompt
+};
+
+std::vector<TextPrompt> read_text_prompts(const GenerateCliOptions& opt) {
+  std::vector<TextPrompt> out;
+  for (const auto& p : opt.prompts) out.push_back({p, nullptr});
+  if (opt.text_input.empty()) return out;
+  std::ifstream in(opt.text_input);
+  if (!in) throw IoError(fmt::format("{}: cannot open", opt.text_input));
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto where = fmt::format("{}:{}", opt.text_input, lineno);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw InvalidArgument(fmt::format("{}: not JSON; each line is a JSON string, {{\"prompt\": ...}} or "
+                                        "{{\"messages\": [...]}}",
+                                        where));
+    }
+    if (j.is_string()) {
+      out.push_back({j.get<std::string>(), nullptr});
+    } else if (j.is_object() && j.contains("prompt") && j["prompt"].is_string()) {
+      out.push_back({j["prompt"].get<std::string>(), nullptr});
+    } else if (j.is_object() && j.contains("messages") && j["messages"].is_array()) {
+      out.push_back({"", j["messages"]});
+    } else {
+      throw InvalidArgument(fmt::format("{}: expected a JSON string, {{\"prompt\": \"...\"}} or {{\"messages\": [...]}}", where));
+    }
+  }
+  if (out.empty()) throw InvalidArgument(fmt::format("{}: no prompts (the file is empty)", opt.text_input));
+  return out;
+}
+
+int run_text_generate(const GenerateCliOptions& opt, const generate::GenerationOverrides& ov) {
+  auto prompts = read_text_prompts(opt);
+  auto tg = generate::TextGenerator::load(opt.model, opt.dtype, models::parse_device(opt.device), opt.chat_template,
+                                          "`xling generate`");
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& p : prompts) {
+    if (!p.messages.is_null()) {
+      ids.push_back(tg.encode_chat(p.messages, /*add_generation_prompt=*/true));
+    } else if (opt.chat) {
+      nlohmann::json messages = nlohmann::json::array();
+      if (!opt.system.empty()) messages.push_back({{"role", "system"}, {"content", opt.system}});
+      messages.push_back({{"role", "user"}, {"content", p.prompt}});
+      ids.push_back(tg.encode_chat(messages, /*add_generation_prompt=*/true));
+    } else {
+      ids.push_back(tg.encode_prompt(p.prompt));
+    }
+  }
+  TextOutput out(opt.output);
+  core::Progress progress("generate", prompts.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  std::size_t new_tokens = 0;
+  torch::InferenceMode guard;
+  for (std::size_t first = 0; first < ids.size(); first += opt.batch_size) {
+    const std::size_t n = std::min(opt.batch_size, ids.size() - first);
+    std::vector<std::vector<int64_t>> batch(ids.begin() + static_cast<std::ptrdiff_t>(first),
+                                            ids.begin() + static_cast<std::ptrdiff_t>(first + n));
+    auto replies = tg.reply_batch(batch, ov, opt.stop);
+    for (std::size_t i = 0; i < n; ++i) {
+      new_tokens += replies[i].ids.size();
+      out.stream() << nlohmann::json({{"text", replies[i].text},
+                                      {"finish_reason", replies[i].finish_reason},
+                                      {"prompt_tokens", batch[i].size()},
+                                      {"new_tokens", replies[i].ids.size()}})
+                          .dump()
+                   << '\n';
+    }
+    progress.advance(n);
+  }
+  out.commit();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << fmt::format("xling generate: {} prompts, {} new tokens in {:.2f} s ({:.1f} tokens/s)\n", prompts.size(),
+                           new_tokens, s, s > 0 ? static_cast<double>(new_tokens) / s : 0.0);
+  return kExitOk;
+}
+
 int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   auto given = [&](const char* flag) { return sub->count(flag) > 0; };
   auto& ov = opt.ov;
@@ -91,12 +184,23 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   if (given("--top-p")) ov.top_p = opt.top_p;
   if (given("--seed")) ov.seed = opt.seed;
   if (opt.batch_size == 0) throw InvalidArgument("--batch-size must be at least 1");
+  const int sources = (opt.input.empty() ? 0 : 1) + (opt.prompts.empty() ? 0 : 1) + (opt.text_input.empty() ? 0 : 1);
+  if (sources != 1) throw InvalidArgument("give exactly one of --input-ids FILE, --prompt TEXT or --input FILE");
+  if (opt.input.empty()) return run_text_generate(opt, ov);
 
   auto inputs = read_id_lines(opt.input);
   const auto t0 = std::chrono::steady_clock::now();
   auto device = models::parse_device(opt.device);
-  auto gen = generate::Seq2SeqGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
-  auto options = gen.options(ov);
+  const bool causal = generate::is_causal_lm_dir(opt.model);
+  std::optional<generate::Seq2SeqGenerator> seq2seq;
+  std::optional<generate::CausalGenerator> llm;
+  if (causal) {
+    llm = generate::CausalGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
+  } else {
+    seq2seq = generate::Seq2SeqGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
+  }
+  std::optional<generate::GenerationOptions> seq2seq_options;
+  if (seq2seq) seq2seq_options = seq2seq->options(ov);
   TextOutput out(opt.output);
   core::Progress progress("generate", inputs.size());
   const auto t1 = std::chrono::steady_clock::now();
@@ -106,10 +210,12 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
     const std::size_t n = std::min(opt.batch_size, inputs.size() - first);
     std::vector<std::vector<int64_t>> batch(inputs.begin() + static_cast<std::ptrdiff_t>(first),
                                             inputs.begin() + static_cast<std::ptrdiff_t>(first + n));
-    auto results = gen.run(batch, options);
-    for (const auto& hyps : results) {
-      for (const auto& h : hyps) {
-        new_tokens += h.ids.size() - 1;
+    // Decoder-only prompts are left-padded together; their options follow the padded length.
+    auto results = causal ? llm->run(batch, ov) : seq2seq->run(batch, *seq2seq_options);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const std::size_t prompt = causal ? batch[i].size() : 1;
+      for (const auto& h : results[i]) {
+        new_tokens += h.ids.size() - prompt;
         nlohmann::json line = {{"output_ids", h.ids}, {"score", nullptr}};
         if (h.score) line["score"] = *h.score;
         out.stream() << line.dump() << '\n';
@@ -131,14 +237,27 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
   auto opt = std::make_shared<GenerateCliOptions>();
   CLI::App* sub = app.add_subcommand(
       "generate",
-      "Generate token ids with HF's greedy / beam search / sampling semantics (encoder-decoder models: M2M-100/NLLB, "
-      "mBART, Marian, mT5). Input: JSONL lines {\"input_ids\": [...]} (source ids); output: JSONL lines "
-      "{\"output_ids\": [...], \"score\": beam score or null}, num_return_sequences lines per input, each starting with "
-      "the decoder start token and unpadded. Unset flags come from the model's generation_config.json. --dtype int8 (CPU): "
+      "Generate token ids with HF's greedy / beam search / sampling semantics: encoder-decoder models (M2M-100/NLLB, "
+      "mBART, Marian, mT5) and decoder-only LLMs (Llama, Mistral, Qwen2, Gemma, BLOOM). Input: JSONL lines "
+      "{\"input_ids\": [...]} (source ids, or the prompt of an LLM); output: JSONL lines "
+      "{\"output_ids\": [...], \"score\": beam score or null}, num_return_sequences lines per input, unpadded: "
+      "seq2seq outputs start with the decoder start token, LLM outputs with the prompt. LLM prompts of one batch are "
+      "left-padded together (positions follow the mask, as HF); with mixed lengths, a max_length from "
+      "generation_config.json counts that padding, as HF's batched generate does (--max-new-tokens does not). Unset flags come from the model's generation_config.json. --dtype int8 (CPU): "
       "every matrix quantized for FBGEMM's int8 GEMM (opt-in; outputs differ slightly from fp32).");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json + weights)")->required();
-  sub->add_option("--input-ids,-i", opt->input, "JSONL file of {\"input_ids\": [...]} lines")->required()->check(CLI::ExistingFile);
-  sub->add_option("--output-ids,-o", opt->output, "JSONL output (default: stdout)");
+  sub->add_option("--input-ids,-i", opt->input, "JSONL file of {\"input_ids\": [...]} lines")->check(CLI::ExistingFile);
+  sub->add_option("--prompt", opt->prompts,
+                  "LLMs: a text prompt (repeatable); output JSONL {\"text\", \"finish_reason\", \"prompt_tokens\", \"new_tokens\"}");
+  sub->add_option("--input", opt->text_input,
+                  "LLMs: JSONL of prompts, each line a JSON string, {\"prompt\": ...} or {\"messages\": [...]} (a "
+                  "conversation for the chat template)")
+      ->check(CLI::ExistingFile);
+  sub->add_flag("--chat", opt->chat, "LLMs: send each plain prompt as a user message through the chat template");
+  sub->add_option("--system", opt->system, "LLMs with --chat: a system message before each prompt");
+  sub->add_option("--chat-template", opt->chat_template, "A named chat template of the model (default: its default one)");
+  sub->add_option("--stop", opt->stop, "LLMs: a string that ends a reply (repeatable; kept, as HF's stop_strings)");
+  sub->add_option("--output-ids,--output,-o", opt->output, "JSONL output (default: stdout)");
   sub->add_option("--num-beams", opt->num_beams, "Beam width (1 = greedy or sampling)")->check(CLI::PositiveNumber);
   sub->add_option("--max-new-tokens", opt->max_new_tokens, "New tokens at most (default: max_length of generation_config.json, else 20 in all)")
       ->check(CLI::PositiveNumber);

@@ -45,6 +45,7 @@ void add_index_command(CLI::App& app, CommandList& commands);  // index build/ad
 void add_search_command(CLI::App& app, CommandList& commands);
 void add_select_examples_command(CLI::App& app, CommandList& commands);
 void add_generate_command(CLI::App& app, CommandList& commands);
+void add_chat_command(CLI::App& app, CommandList& commands);
 void add_translate_command(CLI::App& app, CommandList& commands);
 void add_serve_command(CLI::App& app, CommandList& commands);
 

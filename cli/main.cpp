@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   add_search_command(app, commands);
   add_select_examples_command(app, commands);
   add_generate_command(app, commands);
+  add_chat_command(app, commands);
   add_translate_command(app, commands);
 #ifdef XLING_HAVE_SERVER
   add_serve_command(app, commands);

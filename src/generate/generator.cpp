@@ -32,7 +32,7 @@ bool is_eos(int64_t token, const std::vector<int64_t>& eos) {
 
 // Greedy search and multinomial sampling (HF's _sample): one hypothesis per row.
 std::vector<std::vector<Hypothesis>> sample_or_greedy(TokenScorer& scorer, const torch::Tensor& prompts,
-                                                      const GenerationOptions& o) {
+                                                      const GenerationOptions& o, const TokenCallback& on_token) {
   const int64_t b = prompts.size(0);
   const int64_t r = o.do_sample ? o.num_return_sequences : 1;
   torch::Tensor seq = prompts;
@@ -66,7 +66,8 @@ std::vector<std::vector<Hypothesis>> sample_or_greedy(TokenScorer& scorer, const
     std::vector<int64_t> keep;
     for (std::size_t i = 0; i < active.size(); ++i) {
       out[static_cast<std::size_t>(active[i])].push_back(t[i]);
-      if (!is_eos(t[i], o.eos_token_ids) && cur_len < o.max_length) keep.push_back(static_cast<int64_t>(i));
+      const bool go_on = !on_token || on_token(active[i], t[i]);
+      if (go_on && !is_eos(t[i], o.eos_token_ids) && cur_len < o.max_length) keep.push_back(static_cast<int64_t>(i));
     }
     if (keep.empty()) break;
     next = next.to(logits.device());
@@ -242,7 +243,7 @@ std::vector<std::vector<Hypothesis>> beam_search(TokenScorer& scorer, const torc
 }  // namespace
 
 std::vector<std::vector<Hypothesis>> generate(TokenScorer& scorer, const torch::Tensor& prompts,
-                                              const GenerationOptions& options) {
+                                              const GenerationOptions& options, const TokenCallback& on_token) {
   if (prompts.dim() != 2 || prompts.size(0) == 0) {
     throw InvalidArgument(fmt::format("generate: prompts must be a non-empty (batch, length) tensor, found {} dims",
                                       prompts.dim()));
@@ -253,7 +254,7 @@ std::vector<std::vector<Hypothesis>> generate(TokenScorer& scorer, const torch::
   }
   auto ids = prompts.to(torch::kLong);
   if (options.num_beams > 1) return beam_search(scorer, ids, options);
-  return sample_or_greedy(scorer, ids, options);
+  return sample_or_greedy(scorer, ids, options, on_token);
 }
 
 }  // namespace xling::generate

@@ -6,6 +6,7 @@
 // done) leave the computation; that changes no result, only the work.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -30,10 +31,15 @@ struct Hypothesis {
   std::optional<double> score; // beam search: HF's sequence score; greedy/sampling: none
 };
 
+// Greedy search and sampling call it after every step with each live sequence's new token
+// (`row` = input * num_return_sequences + j); it returns false to end that sequence there
+// (stop strings, a client that left), which keeps the tokens so far. Beam search calls nothing.
+using TokenCallback = std::function<bool(int64_t row, int64_t token)>;
+
 // prompts: (B, P) int64, one row per input, all of length P (= options.prompt_length); the
 // scorer holds B rows in the same order. Returns, per input, num_return_sequences hypotheses
 // (best first for beam search).
 std::vector<std::vector<Hypothesis>> generate(TokenScorer& scorer, const torch::Tensor& prompts,
-                                              const GenerationOptions& options);
+                                              const GenerationOptions& options, const TokenCallback& on_token = {});
 
 }  // namespace xling::generate

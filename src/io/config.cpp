@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "io/bert_config.hpp"
+#include "io/decoder_config.hpp"
 #include "io/seq2seq_config.hpp"
 #include "xling/errors.hpp"
 
@@ -97,6 +98,7 @@ std::vector<std::pair<std::string, std::string>> GenericConfig::summary() const 
 ConfigRegistry::ConfigRegistry() {
   register_bert_configs(*this);
   register_seq2seq_configs(*this);
+  register_decoder_configs(*this);
 }
 
 ConfigRegistry& ConfigRegistry::instance() {

@@ -9,12 +9,15 @@
 
 #include "core/mapped_file.hpp"
 #include "io/bert_config.hpp"
+#include "io/decoder_config.hpp"
 #include "io/seq2seq_config.hpp"
 #include "layers/modules.hpp"
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
 #include "models/bart.hpp"
 #include "models/bert.hpp"
+#include "models/bloom.hpp"
+#include "models/decoder.hpp"
 #include "models/t5.hpp"
 #include "xling/errors.hpp"
 
@@ -24,6 +27,8 @@ std::vector<std::string> supported_architectures() {
   auto out = bert_architectures();
   for (auto& a : bart_architectures()) out.push_back(a);
   for (auto& a : t5_architectures()) out.push_back(a);
+  for (auto& a : decoder_architectures()) out.push_back(a);
+  for (auto& a : bloom_architectures()) out.push_back(a);
   return out;
 }
 
@@ -223,6 +228,24 @@ LoadedModel load_model(const std::string& dir, const LoadOptions& options) {
         }
       }
       finish_loading(m, model->ptr(), dir, "", tied, fallbacks, t5->initializer_factor, options);
+      return m;
+    }
+  }
+  // Decoder-only LLMs: checkpoints saved from the base class (no "model." / "transformer."
+  // prefix) load too; a tied head's saved alias is ignored.
+  if (auto* dec = dynamic_cast<io::DecoderConfig*>(m.config.get())) {
+    if (auto model = make_decoder_model(*dec, arch)) {
+      std::vector<std::string> tied;
+      if (dec->tie_word_embeddings) tied.push_back("lm_head.weight");
+      finish_loading(m, model->ptr(), dir, "model", tied, {}, dec->initializer_range, options);
+      return m;
+    }
+  }
+  if (auto* bloom = dynamic_cast<io::BloomConfig*>(m.config.get())) {
+    if (auto model = make_bloom_model(*bloom, arch)) {
+      std::vector<std::string> tied;
+      if (bloom->tie_word_embeddings) tied.push_back("lm_head.weight");
+      finish_loading(m, model->ptr(), dir, "transformer", tied, {}, bloom->initializer_range, options);
       return m;
     }
   }

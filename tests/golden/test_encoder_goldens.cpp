@@ -13,6 +13,7 @@
 #include "layers/torch_runtime.hpp"
 #include "layers/weights.hpp"
 #include "models/registry.hpp"
+#include "../unit/test_util.hpp"
 #include "xling/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -80,12 +81,18 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, EncoderGolden, ::testing::ValuesIn(encoder_fi
 TEST(EncoderLoading, ClearErrors) {
   fs::path base = fs::path(XLING_FIXTURES) / "models";
   // Unsupported architecture: named, supported ones listed.
+  xling::testing::ScratchDir scratch;
+  auto gpt2 = core::read_json_file((base / "bloom__BloomForCausalLM" / "config.json").string());
+  gpt2["model_type"] = "gpt2";
+  gpt2["architectures"] = {"GPT2LMHeadModel"};
+  xling::testing::write_bytes(scratch.file("config.json"), gpt2.dump());
   try {
-    models::load_model((base / "bloom__BloomForCausalLM").string());
+    models::load_model(scratch.path().string());
     FAIL();
   } catch (const UnsupportedModel& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find("BloomForCausalLM"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("GPT2LMHeadModel"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("BloomForCausalLM"), std::string::npos) << msg;  // in the supported list
     EXPECT_NE(msg.find("XLMRobertaForSequenceClassification"), std::string::npos) << msg;
   }
   // A base checkpoint into a head class: strict loading lists the missing head weights.

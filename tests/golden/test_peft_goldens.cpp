@@ -91,6 +91,33 @@ TEST(PeftGolden, LogitsMerged) {
   EXPECT_TRUE(torch::equal(old_weight, old_values));
 }
 
+// The decoder-only fixture (peft/llama_lora: r 4 on q/k/v/o of a LlamaForCausalLM).
+TEST(PeftGolden, LlamaLogitsWithAdapterAndMerged) {
+  const fs::path dir = fs::path(XLING_FIXTURES) / "peft" / "llama_lora";
+  auto golden = io::Checkpoint::open((dir / "golden.safetensors").string());
+  auto tensor = [&](const std::string& n) { return layers::tensor_from_view(golden.at(n), golden.owner(n)); };
+  auto run = [&](models::LoadedModel& m) {
+    torch::InferenceMode guard;
+    return m.forward({{"input_ids", tensor("input_ids").to(torch::kLong)}}).at("logits");
+  };
+  auto check = [&](const torch::Tensor& got, const std::string& name) {
+    auto want = tensor(name);
+    ASSERT_EQ(got.sizes(), want.sizes()) << name;
+    const double err = (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
+    EXPECT_LE(err, 1e-4) << name;
+    std::cout << fmt::format("[golden] peft llama {}: max abs error {:.3g}\n", name, err);
+  };
+  auto m = models::load_model((dir / "base").string());
+  const auto base = run(m);
+  auto report = models::apply_adapter(m, models::load_adapter((dir / "adapter").string()));
+  EXPECT_EQ(report.lora_modules.size(), 8u);  // q, k, v, o x 2 layers
+  auto with = run(m);
+  EXPECT_FALSE(torch::allclose(with, base, 0, 1e-3));
+  check(with, "logits_with_adapter");
+  EXPECT_EQ(models::merge_adapter(*m.module), 8);
+  check(run(m), "logits_merged");
+}
+
 TEST(PeftSave, RoundTrip) {
   auto adapter = models::load_adapter((kFixture / "adapter").string());
   auto a = base_model();

@@ -496,10 +496,15 @@ TEST(Cli, ModelCommandsRejectBadInputClearly) {
   auto r = run({"embed", "--model", dir.path().string(), "--input", dir.file("t.txt"), "--output", dir.file("o.npy")});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
-  r = run({"forward", "--model", kFixtures + "/models/bloom__BloomForCausalLM", "--inputs",
+  fs::create_directories(dir.path() / "gpt2");  // an architecture xling does not run
+  auto gpt2 = xling::core::read_json_file(kFixtures + "/models/bloom__BloomForCausalLM/config.json");
+  gpt2["model_type"] = "gpt2";
+  gpt2["architectures"] = {"GPT2LMHeadModel"};
+  xling::testing::write_bytes((dir.path() / "gpt2" / "config.json").string(), gpt2.dump());
+  r = run({"forward", "--model", (dir.path() / "gpt2").string(), "--inputs",
            kFixtures + "/models/bert__BertModel/golden.safetensors", "--output", dir.file("o.safetensors")});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("BloomForCausalLM"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("GPT2LMHeadModel"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("BertForMaskedLM"), std::string::npos) << r.err;  // lists the supported ones
   xling::testing::write_bytes(dir.file("empty.txt"), "");
   r = run({"embed", "--model", e5, "--input", dir.file("empty.txt"), "--output", dir.file("o.npy")});
