@@ -21,7 +21,8 @@ namespace xling::cli {
 namespace {
 
 struct ChatOptions {
-  std::string model, system, chat_template, dtype = "f32", device = "cpu";
+  std::string model, system, chat_template, dtype = "f32", device = "cpu", adapter;
+  bool merge_adapter = false;
   int64_t max_new_tokens = 512;
   bool greedy = false;
   double temperature = 0, top_p = 0, repetition_penalty = 0;
@@ -32,8 +33,12 @@ struct ChatOptions {
 
 int run_chat(const ChatOptions& opt, CLI::App* sub) {
   auto given = [&](const char* flag) { return sub->count(flag) > 0; };
-  auto tg = generate::TextGenerator::load(opt.model, opt.dtype, models::parse_device(opt.device), opt.chat_template,
-                                          "`xling chat`");
+  generate::CausalLoadOptions lo;
+  lo.dtype = opt.dtype;
+  lo.device = models::parse_device(opt.device);
+  lo.adapter = opt.adapter;
+  lo.merge_adapter = opt.merge_adapter;
+  auto tg = generate::TextGenerator::load(opt.model, lo, opt.chat_template, "`xling chat`");
   if (!tg.has_chat_template()) {
     throw InvalidArgument(fmt::format("{}: the model has no chat template (tokenizer_config.json 'chat_template' or "
                                       "chat_template.jinja), so `xling chat` cannot format a conversation; use "
@@ -120,6 +125,9 @@ void add_chat_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--top-k", opt->top_k, "Sample among the k best tokens (0 = off)");
   sub->add_option("--repetition-penalty", opt->repetition_penalty, "Penalty on tokens already present (>1 discourages)");
   sub->add_option("--seed", opt->seed, "Seed of the sampler")->capture_default_str();
+  sub->add_option("--adapter", opt->adapter, "A PEFT LoRA adapter directory applied on top of --model")
+      ->check(CLI::ExistingDirectory);
+  sub->add_flag("--merge", opt->merge_adapter, "Fold the adapter into the weights (always with --dtype int8)");
   sub->add_option("--stop", opt->stop, "A string that ends a reply (repeatable; kept in the reply, as HF's stop_strings)");
   add_compute_options(sub, opt->device, opt->dtype);
   commands.push_back({sub, [opt, sub]() {

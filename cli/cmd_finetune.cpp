@@ -22,6 +22,14 @@ struct FinetuneOptions {
 
 int run_finetune(FinetuneOptions& opt) {
   opt.t.task = train::parse_task(opt.task);
+  if (opt.t.lora_targets.empty()) {  // PEFT's defaults: attention query and value projections
+    opt.t.lora_targets = {"query", "value"};
+    if (opt.t.task == train::Task::kCausalLm) {
+      auto cfg = io::load_config_any(io::resolve_model(opt.t.model_dir));
+      const bool bloom = !cfg->architectures.empty() && cfg->architectures.front() == "BloomForCausalLM";
+      opt.t.lora_targets = bloom ? std::vector<std::string>{"query_key_value"} : std::vector<std::string>{"q_proj", "v_proj"};
+    }
+  }
   opt.t.schedule = train::parse_schedule(opt.scheduler);
   opt.t.device = models::parse_device(opt.device);
   if (!opt.eval_dir.empty()) {  // one file per language: zero-shot transfer is one flag
@@ -62,11 +70,14 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
       "sentence1/sentence2, premise/hypothesis or text/text_pair); labels: names, ints, floats (regression) or lists "
       "(multi-label). A base checkpoint gets a new head initialised as HF does. See docs/cli.md.");
   auto& t = opt->t;
+  t.lora_targets.clear();  // a per-task default, set once the task is known
   sub->add_option("--task", opt->task,
                   "seq-cls, pair-cls, token-cls (rows: input_ids + labels, or tokens + ner_tags), bi-encoder (anchor/positive"
                   "[/negative] or sentence1/sentence2/score; saves a sentence-transformers dir), cross-encoder (query/passage/"
                   "label or query/positive/negatives; saves a CrossEncoder dir), mlm (texts: .txt lines or {\"text\"}), seq2seq "
-                  "(parallel rows source/target for M2M-100/NLLB, mBART, Marian, mT5; dev BLEU/chrF++)")
+                  "(parallel rows source/target for M2M-100/NLLB, mBART, Marian, mT5; dev BLEU/chrF++), causal-lm (LLMs: "
+                  "{\"messages\"} through the chat template with the loss on assistant turns, {\"prompt\", \"completion\"} or "
+                  "{\"text\"}; usually with --peft lora; dev perplexity)")
       ->capture_default_str();
   sub->add_option("--model,-m", t.model_dir,
                   "Model directory (config.json, weights, tokenizer) or a shipped model's name (default: xling-mini)");
@@ -119,7 +130,8 @@ void add_finetune_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--num-virtual-tokens", t.num_virtual_tokens, "--peft prompt: soft prompt length")->capture_default_str();
   sub->add_option("--lora-r", t.lora_r, "LoRA rank")->capture_default_str();
   sub->add_option("--lora-alpha", t.lora_alpha, "LoRA alpha (scaling = alpha / r)")->capture_default_str();
-  sub->add_option("--lora-targets", t.lora_targets, "Linear layers given LoRA, by name suffix (comma-separated)")
+  sub->add_option("--lora-targets", t.lora_targets, "Linear layers given LoRA, by name suffix (comma-separated; default query,value; "
+                  "causal-lm: q_proj,v_proj, BLOOM query_key_value)")
       ->delimiter(',');
   sub->add_option("--lora-dropout", t.lora_dropout, "Dropout on the LoRA branch's input (training only)")
       ->capture_default_str();

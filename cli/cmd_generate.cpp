@@ -29,8 +29,8 @@ struct GenerateCliOptions {
   std::string model, input, output = "-", dtype = "f32", device = "cpu";
   // Text mode (decoder-only LLMs): prompts as text, replies as text.
   std::vector<std::string> prompts, stop;
-  std::string text_input, system, chat_template;
-  bool chat = false;
+  std::string text_input, system, chat_template, adapter;
+  bool chat = false, merge_adapter = false;
   std::string early_stopping;
   std::size_t batch_size = 16;
   generate::GenerationOverrides ov;
@@ -39,6 +39,7 @@ struct GenerateCliOptions {
   double length_penalty = 0, repetition_penalty = 0, temperature = 0, top_p = 0;
   uint64_t seed = 0;
   bool do_sample = false;
+  bool timings = false;
 };
 
 std::vector<std::vector<int64_t>> read_id_lines(const std::string& path) {
@@ -121,10 +122,18 @@ std::vector<TextPrompt> read_text_prompts(const GenerateCliOptions& opt) {
   return out;
 }
 
+generate::CausalLoadOptions llm_options(const GenerateCliOptions& opt) {
+  generate::CausalLoadOptions o;
+  o.dtype = opt.dtype;
+  o.device = models::parse_device(opt.device);
+  o.adapter = opt.adapter;
+  o.merge_adapter = opt.merge_adapter;
+  return o;
+}
+
 int run_text_generate(const GenerateCliOptions& opt, const generate::GenerationOverrides& ov) {
   auto prompts = read_text_prompts(opt);
-  auto tg = generate::TextGenerator::load(opt.model, opt.dtype, models::parse_device(opt.device), opt.chat_template,
-                                          "`xling generate`");
+  auto tg = generate::TextGenerator::load(opt.model, llm_options(opt), opt.chat_template, "`xling generate`");
   std::vector<std::vector<int64_t>> ids;
   for (const auto& p : prompts) {
     if (!p.messages.is_null()) {
@@ -195,7 +204,7 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   std::optional<generate::Seq2SeqGenerator> seq2seq;
   std::optional<generate::CausalGenerator> llm;
   if (causal) {
-    llm = generate::CausalGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
+    llm = generate::CausalGenerator::load(opt.model, llm_options(opt), "`xling generate`");
   } else {
     seq2seq = generate::Seq2SeqGenerator::load(opt.model, opt.dtype, device, "`xling generate`");
   }
@@ -205,22 +214,53 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   core::Progress progress("generate", inputs.size());
   const auto t1 = std::chrono::steady_clock::now();
   std::size_t new_tokens = 0;
+  // --timings (LLMs, greedy or sampling): each batch's time split at its first new token, i.e.
+  // prefill (the prompts + that token) vs decode (the cached steps after it). Beam search
+  // streams no tokens, so it has no split.
+  using Clock = std::chrono::steady_clock;
+  double prefill_s = 0, decode_s = 0;
+  std::size_t prompt_tokens = 0, decode_tokens = 0, batches = 0, split_batches = 0;
+  const bool split = causal && opt.timings;
   torch::InferenceMode guard;
   for (std::size_t first = 0; first < inputs.size(); first += opt.batch_size) {
     const std::size_t n = std::min(opt.batch_size, inputs.size() - first);
     std::vector<std::vector<int64_t>> batch(inputs.begin() + static_cast<std::ptrdiff_t>(first),
                                             inputs.begin() + static_cast<std::ptrdiff_t>(first + n));
     // Decoder-only prompts are left-padded together; their options follow the padded length.
-    auto results = causal ? llm->run(batch, ov) : seq2seq->run(batch, *seq2seq_options);
+    const auto b0 = Clock::now();
+    std::optional<Clock::time_point> first_token;
+    auto on_token = [&](int64_t, int64_t) {
+      if (!first_token) first_token = Clock::now();
+      return true;
+    };
+    auto results = causal ? llm->run(batch, ov, split ? generate::TokenCallback(on_token) : generate::TokenCallback())
+                          : seq2seq->run(batch, *seq2seq_options);
+    const auto b1 = Clock::now();
+    std::size_t batch_prompt = 0, batch_decode = 0;
     for (std::size_t i = 0; i < results.size(); ++i) {
       const std::size_t prompt = causal ? batch[i].size() : 1;
+      batch_prompt += prompt;
       for (const auto& h : results[i]) {
         new_tokens += h.ids.size() - prompt;
+        if (h.ids.size() > prompt) batch_decode += h.ids.size() - prompt - 1;
         nlohmann::json line = {{"output_ids", h.ids}, {"score", nullptr}};
         if (h.score) line["score"] = *h.score;
         out.stream() << line.dump() << '\n';
       }
     }
+    if (split && first_token) {
+      const double p = std::chrono::duration<double>(*first_token - b0).count();
+      const double d = std::chrono::duration<double>(b1 - *first_token).count();
+      std::cerr << fmt::format("xling generate: batch {}: {} inputs, {} prompt tokens, prefill {:.4f} s, {} decode tokens in "
+                               "{:.4f} s\n",
+                               batches, n, batch_prompt, p, batch_decode, d);
+      prefill_s += p;
+      decode_s += d;
+      prompt_tokens += batch_prompt;
+      decode_tokens += batch_decode;
+      ++split_batches;
+    }
+    ++batches;
     progress.advance(n);
   }
   out.commit();
@@ -228,6 +268,12 @@ int run_generate(GenerateCliOptions& opt, CLI::App* sub) {
   const double load_s = std::chrono::duration<double>(t1 - t0).count(), gen_s = std::chrono::duration<double>(t2 - t1).count();
   std::cerr << fmt::format("xling generate: {} inputs, {} new tokens in {:.2f} s ({:.1f} tokens/s; model loaded in {:.2f} s)\n",
                            inputs.size(), new_tokens, gen_s, gen_s > 0 ? static_cast<double>(new_tokens) / gen_s : 0.0, load_s);
+  if (split_batches > 0) {
+    std::cerr << fmt::format("xling generate: prefill {:.3f} s ({} prompt tokens, {:.1f} tokens/s), decode {:.3f} s "
+                             "({} tokens after the first of each sequence, {:.1f} tokens/s)\n",
+                             prefill_s, prompt_tokens, prefill_s > 0 ? static_cast<double>(prompt_tokens) / prefill_s : 0.0,
+                             decode_s, decode_tokens, decode_s > 0 ? static_cast<double>(decode_tokens) / decode_s : 0.0);
+  }
   return kExitOk;
 }
 
@@ -256,6 +302,9 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--chat", opt->chat, "LLMs: send each plain prompt as a user message through the chat template");
   sub->add_option("--system", opt->system, "LLMs with --chat: a system message before each prompt");
   sub->add_option("--chat-template", opt->chat_template, "A named chat template of the model (default: its default one)");
+  sub->add_option("--adapter", opt->adapter, "LLMs: a PEFT LoRA adapter directory applied on top of --model")
+      ->check(CLI::ExistingDirectory);
+  sub->add_flag("--merge", opt->merge_adapter, "Fold the adapter into the weights (faster; always with --dtype int8)");
   sub->add_option("--stop", opt->stop, "LLMs: a string that ends a reply (repeatable; kept, as HF's stop_strings)");
   sub->add_option("--output-ids,--output,-o", opt->output, "JSONL output (default: stdout)");
   sub->add_option("--num-beams", opt->num_beams, "Beam width (1 = greedy or sampling)")->check(CLI::PositiveNumber);
@@ -275,6 +324,9 @@ void add_generate_command(CLI::App& app, CommandList& commands) {
   sub->add_option("--top-p", opt->top_p, "Nucleus sampling mass");
   sub->add_option("--seed", opt->seed, "Seed of the sampler");
   sub->add_option("--batch-size", opt->batch_size, "Inputs generated together (default 16)");
+  sub->add_flag("--timings", opt->timings,
+                "LLMs, greedy or sampling: print on stderr each batch's prefill time (up to its first new token) and "
+                "decode time (the tokens after it), then the totals");
   add_compute_options(sub, opt->device, opt->dtype);
   commands.push_back({sub, [opt, sub]() {
     opt->model = io::resolve_model(opt->model);

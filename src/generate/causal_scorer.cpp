@@ -5,6 +5,7 @@
 
 #include "models/bloom.hpp"
 #include "models/decoder.hpp"
+#include "models/peft.hpp"
 #include "xling/errors.hpp"
 
 namespace xling::generate {
@@ -31,16 +32,20 @@ void CausalScorer::select_rows(const torch::Tensor& rows) {
   state_.select_rows(rows.to(state_.mask.device()));
 }
 
-CausalGenerator CausalGenerator::load(const std::string& dir, const std::string& dtype, const torch::Device& device,
-                                      const std::string& purpose) {
-  const bool int8 = dtype == "int8";
-  if (int8 && device != torch::kCPU) throw InvalidArgument("--dtype int8 runs on the CPU (FBGEMM); use bf16 or f16 on a GPU");
+CausalGenerator CausalGenerator::load(const std::string& dir, const CausalLoadOptions& opt, const std::string& purpose) {
+  const bool int8 = opt.dtype == "int8";
+  if (int8 && opt.device != torch::kCPU) throw InvalidArgument("--dtype int8 runs on the CPU (FBGEMM); use bf16 or f16 on a GPU");
   CausalGenerator g;
-  g.loaded = models::load_model(dir, models::LoadOptions::with_dtype(int8 ? torch::kFloat32 : models::parse_compute_dtype(dtype), device));
+  g.loaded = models::load_model(
+      dir, models::LoadOptions::with_dtype(int8 ? torch::kFloat32 : models::parse_compute_dtype(opt.dtype), opt.device));
   g.model = models::as_causal_lm(*g.loaded.module);
   if (!g.model) {
     throw UnsupportedModel(fmt::format("{}: {} is not a decoder-only generation class; {} runs {} here", dir,
                                        g.loaded.architecture, purpose, fmt::join(models::decoder_architectures(), ", ")));
+  }
+  if (!opt.adapter.empty()) {
+    models::apply_adapter(g.loaded, models::load_adapter(opt.adapter));
+    if (opt.merge_adapter || int8) models::merge_adapter(*g.loaded.module);
   }
   if (int8) g.model->quantize_int8();
   g.generation = io::load_generation_config_if_present(dir);
@@ -87,8 +92,12 @@ std::vector<std::vector<Hypothesis>> CausalGenerator::run(const std::vector<std:
   const auto o = options(overrides, p);
   const auto& c = model->causal_config();
   const int64_t max_positions = [&] {
-    if (auto* d = dynamic_cast<const io::DecoderConfig*>(&c)) return d->max_position_embeddings;
-    return int64_t{0};  // ALiBi: no fixed limit
+    // Dynamic NTK RoPE exists to run past max_position_embeddings (its frequencies grow with the
+    // sequence, as in HF); ALiBi has no fixed limit.
+    if (auto* d = dynamic_cast<const io::DecoderConfig*>(&c)) {
+      return d->rope.type == io::RopeType::kDynamic ? int64_t{0} : d->max_position_embeddings;
+    }
+    return int64_t{0};
   }();
   if (max_positions > 0 && o.max_length > max_positions) {
     throw InvalidArgument(fmt::format("generate: prompt ({} tokens) plus new tokens make {} positions, more than the "

@@ -30,6 +30,14 @@ class CausalScorer : public TokenScorer {
   torch::Tensor prompt_mask_;
 };
 
+// How an LLM is loaded for generation.
+struct CausalLoadOptions {
+  std::string dtype = "f32";  // f32, bf16, f16, or int8 (CPU: every matrix quantized for FBGEMM)
+  torch::Device device = torch::kCPU;
+  std::string adapter;        // a PEFT LoRA adapter directory applied on top ("" = none)
+  bool merge_adapter = false; // fold it into the weights (always with int8)
+};
+
 // A decoder-only model loaded for generation: the model, its CausalLM view and its
 // generation_config.json (when the directory has one).
 struct CausalGenerator {
@@ -37,10 +45,9 @@ struct CausalGenerator {
   models::CausalLM* model = nullptr;
   std::optional<io::GenerationConfig> generation;
 
-  // `dtype`: f32, bf16, f16, or int8 (CPU: every matrix quantized for FBGEMM). Throws
-  // UnsupportedModel naming the directory, the class and `purpose` for other classes.
-  static CausalGenerator load(const std::string& dir, const std::string& dtype, const torch::Device& device,
-                              const std::string& purpose);
+  // Throws UnsupportedModel naming the directory, the class and `purpose` for other classes,
+  // and what models::load_adapter / apply_adapter throw for a bad adapter.
+  static CausalGenerator load(const std::string& dir, const CausalLoadOptions& options, const std::string& purpose);
   // HF's precedence (overrides > generation_config.json > config.json > defaults) for prompts
   // padded to `prompt_length` tokens.
   GenerationOptions options(const GenerationOverrides& overrides, int64_t prompt_length) const;

@@ -32,11 +32,11 @@ std::size_t find_stop(const std::string& text, const std::vector<std::string>& s
 
 }  // namespace
 
-TextGenerator TextGenerator::load(const std::string& dir, const std::string& dtype, const torch::Device& device,
-                                  const std::string& template_name, const std::string& purpose) {
+TextGenerator TextGenerator::load(const std::string& dir, const CausalLoadOptions& options, const std::string& template_name,
+                                  const std::string& purpose) {
   TextGenerator t;
   t.dir_ = dir;
-  t.generator_ = CausalGenerator::load(dir, dtype, device, purpose);
+  t.generator_ = CausalGenerator::load(dir, options, purpose);
   t.tokenizer_ = tokenize::load_text_tokenizer(dir);
   try {
     t.chat_template_ = std::make_unique<tokenize::ChatTemplate>(tokenize::ChatTemplate::from_directory(dir, template_name));
@@ -75,7 +75,9 @@ std::string TextGenerator::decode(const std::vector<int64_t>& ids) const {
 }
 
 int64_t TextGenerator::context_length() const {
-  if (auto* d = dynamic_cast<const io::DecoderConfig*>(&generator_.model->causal_config())) return d->max_position_embeddings;
+  if (auto* d = dynamic_cast<const io::DecoderConfig*>(&generator_.model->causal_config())) {
+    return d->rope.type == io::RopeType::kDynamic ? 0 : d->max_position_embeddings;  // dynamic NTK runs past it
+  }
   return 0;
 }
 

@@ -32,8 +32,8 @@ class TextGenerator {
  public:
   // dtype: f32, bf16, f16 or int8 (CPU). template_name picks a named chat template ("" =
   // default). A missing chat template is not an error here; chat() refuses then.
-  static TextGenerator load(const std::string& dir, const std::string& dtype, const torch::Device& device,
-                            const std::string& template_name, const std::string& purpose);
+  static TextGenerator load(const std::string& dir, const CausalLoadOptions& options, const std::string& template_name,
+                            const std::string& purpose);
 
   // A template was found (it may still be outside xling's Jinja subset: chat() says so).
   bool has_chat_template() const { return chat_template_ != nullptr || template_error_ != nullptr; }
@@ -55,7 +55,7 @@ class TextGenerator {
                                      const std::vector<std::string>& stop = {});
 
   std::string decode(const std::vector<int64_t>& ids) const;  // special tokens skipped
-  int64_t context_length() const;  // max_position_embeddings, 0 when the family has no limit (ALiBi)
+  int64_t context_length() const;  // max_position_embeddings; 0 without a fixed limit (ALiBi, dynamic NTK RoPE)
   CausalGenerator& generator() { return generator_; }
   const std::string& dir() const { return dir_; }
 

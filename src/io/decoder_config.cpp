@@ -27,6 +27,16 @@ void check_token(const core::JsonFields& f, const std::string& key, const std::o
   if (id && (*id < 0 || *id >= vocab)) f.fail(key, fmt::format("must lie in [0, vocab_size={})", vocab));
 }
 
+const char* rope_name(RopeType t) {
+  switch (t) {
+    case RopeType::kLinear: return "linear";
+    case RopeType::kDynamic: return "dynamic";
+    case RopeType::kLlama3: return "llama3";
+    case RopeType::kYarn: return "yarn";
+    default: return "default";
+  }
+}
+
 RopeType parse_rope_type(const core::JsonFields& f, const std::string& key, const std::string& name) {
   if (name == "default" || name.empty()) return RopeType::kDefault;
   if (name == "linear") return RopeType::kLinear;
@@ -71,7 +81,9 @@ RopeConfig parse_rope(const core::JsonFields& f, int64_t max_positions) {
   if (r.type == RopeType::kLlama3 && r.original_max_position_embeddings <= 0) {
     f.fail("rope_parameters", "llama3 scaling needs original_max_position_embeddings");
   }
-  if (r.original_max_position_embeddings <= 0) r.original_max_position_embeddings = max_positions;
+  // HF's dynamic NTK scaling measures lengths against max_position_embeddings only (an
+  // original_max_position_embeddings in its parameters is ignored).
+  if (r.original_max_position_embeddings <= 0 || r.type == RopeType::kDynamic) r.original_max_position_embeddings = max_positions;
   return r;
 }
 
@@ -96,18 +108,29 @@ std::unique_ptr<ModelConfig> parse_decoder(const core::JsonFields& f, const Deco
   c->max_position_embeddings = f.positive_or("max_position_embeddings", d.max_positions);
   c->rms_norm_eps = f.number_or("rms_norm_eps", 1e-6);
   if (!(c->rms_norm_eps > 0)) f.fail("rms_norm_eps", "expected a positive number");
-  // Gemma names its MLP activation hidden_activation (hidden_act is an older, ignored key).
-  c->activation = d.gemma ? parse_activation(f, "hidden_activation", d.activation)
-                          : parse_activation(f, "hidden_act", d.activation);
+  // Gemma 2 names its MLP activation hidden_activation (its hidden_act is ignored); transformers 5's
+  // Gemma (1) reads hidden_act, like Llama (its hidden_activation is ignored).
+  c->activation = d.gemma2 ? parse_activation(f, "hidden_activation", d.activation)
+                           : parse_activation(f, "hidden_act", d.activation);
   const bool attention_bias = f.boolean_or("attention_bias", false);
   c->qkv_bias = d.qkv_bias_always || attention_bias;
   c->o_bias = attention_bias;
   c->mlp_bias = f.boolean_or("mlp_bias", false);
   c->tie_word_embeddings = f.boolean_or("tie_word_embeddings", d.tie);
   c->rope = parse_rope(f, c->max_position_embeddings);
-  if (static_cast<int64_t>(c->head_dim * c->rope.partial_rotary_factor) % 2 != 0) {
-    f.fail("partial_rotary_factor", "the rotated part of a head must have an even size");
+  // These families' HF rotary embeddings rotate whole heads: the default RoPE ignores
+  // partial_rotary_factor, and the scaled types' frequencies would not fit the heads (HF fails).
+  if (c->rope.partial_rotary_factor != 1.0) {
+    if (c->rope.type != RopeType::kDefault) {
+      const char* key = f.has("partial_rotary_factor") ? "partial_rotary_factor"
+                        : f.has("rope_parameters")      ? "rope_parameters"
+                                                        : "rope_scaling";
+      f.fail(key, fmt::format("{} rotates whole heads; transformers cannot run partial_rotary_factor < 1 with "
+                              "rope type '{}'", c->model_type, rope_name(c->rope.type)));
+    }
+    c->rope.partial_rotary_factor = 1.0;
   }
+  if (c->head_dim % 2 != 0) f.fail("head_dim", "rotary embeddings need an even head_dim");
   // Which layers use a sliding window: layer_types when written, else the family's rule.
   const std::optional<int64_t> window = f.has("sliding_window") ? f.optional_integer("sliding_window")
                                                                 : (d.sliding_window > 0 ? std::optional<int64_t>(d.sliding_window)
@@ -172,16 +195,6 @@ std::unique_ptr<ModelConfig> parse_bloom(const core::JsonFields& f) {
   check_token(f, "pad_token_id", c->pad_token_id, c->vocab_size);
   for (int64_t e : c->eos_token_ids) check_token(f, "eos_token_id", e, c->vocab_size);
   return c;
-}
-
-const char* rope_name(RopeType t) {
-  switch (t) {
-    case RopeType::kLinear: return "linear";
-    case RopeType::kDynamic: return "dynamic";
-    case RopeType::kLlama3: return "llama3";
-    case RopeType::kYarn: return "yarn";
-    default: return "default";
-  }
 }
 
 }  // namespace

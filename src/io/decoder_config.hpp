@@ -17,9 +17,9 @@ struct RopeConfig {
   RopeType type = RopeType::kDefault;
   double theta = 10000.0;
   double factor = 1.0;                        // linear, dynamic, llama3, yarn
-  double partial_rotary_factor = 1.0;         // rotated fraction of each head
+  double partial_rotary_factor = 1.0;         // 1 for these families: HF rotates whole heads (see parse_rope)
   double low_freq_factor = 1.0, high_freq_factor = 4.0;  // llama3
-  int64_t original_max_position_embeddings = 0;          // llama3, yarn, dynamic (0: max_position_embeddings)
+  int64_t original_max_position_embeddings = 0;          // llama3, yarn (dynamic: always max_position_embeddings, as HF)
   double beta_fast = 32.0, beta_slow = 1.0;   // yarn
   std::optional<double> attention_factor;     // yarn: scales cos and sin (default 0.1 ln(factor) + 1)
   std::optional<double> mscale, mscale_all_dim;  // yarn (DeepSeek-style configs)

@@ -287,8 +287,9 @@ Task parse_task(const std::string& name) {
   if (name == "cross-encoder") return Task::kCrossEncoder;
   if (name == "mlm") return Task::kMlm;
   if (name == "seq2seq") return Task::kSeq2Seq;
-  throw InvalidArgument(
-      fmt::format("task '{}' is not one of seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm, seq2seq", name));
+  if (name == "causal-lm") return Task::kCausalLm;
+  throw InvalidArgument(fmt::format(
+      "task '{}' is not one of seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm, seq2seq, causal-lm", name));
 }
 
 const char* task_name(Task t) {
@@ -300,6 +301,7 @@ const char* task_name(Task t) {
     case Task::kCrossEncoder: return "cross-encoder";
     case Task::kMlm: return "mlm";
     case Task::kSeq2Seq: return "seq2seq";
+    case Task::kCausalLm: return "causal-lm";
   }
   return "?";
 }

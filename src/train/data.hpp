@@ -26,7 +26,7 @@ namespace xling::train {
 
 // Classification tasks read labelled rows (read_examples); bi-encoder and cross-encoder rows are
 // text tuples (text_rows.hpp); mlm rows are plain texts.
-enum class Task { kSeqCls, kPairCls, kTokenCls, kBiEncoder, kCrossEncoder, kMlm, kSeq2Seq };
+enum class Task { kSeqCls, kPairCls, kTokenCls, kBiEncoder, kCrossEncoder, kMlm, kSeq2Seq, kCausalLm };
 Task parse_task(const std::string& name);  // seq-cls, pair-cls, token-cls, bi-encoder, cross-encoder, mlm, seq2seq
 const char* task_name(Task t);
 

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "io/bert_config.hpp"
+#include "io/decoder_config.hpp"
 #include "io/seq2seq_config.hpp"
 #include "train/hf_output.hpp"
 #include "train/objective_impl.hpp"
@@ -75,7 +76,8 @@ std::string head_architecture(const std::string& arch, Task task) {
     case Task::kTokenCls: return family + "ForTokenClassification";
     case Task::kBiEncoder: return family + "Model";
     case Task::kMlm: return family + "ForMaskedLM";
-    case Task::kSeq2Seq: return arch;  // the checkpoint's own generation class (MarianMTModel, ...)
+    case Task::kSeq2Seq:   // the checkpoint's own generation class (MarianMTModel, ...)
+    case Task::kCausalLm: return arch;
   }
   return arch;
 }
@@ -90,6 +92,7 @@ std::unique_ptr<Objective> make_objective(const TrainOptions& opt, const std::st
     case Task::kCrossEncoder: return make_rerank_objective(opt, load_dir, report);
     case Task::kMlm: return make_mlm_objective(opt, load_dir, report);
     case Task::kSeq2Seq: return make_seq2seq_objective(opt, load_dir, report);
+    case Task::kCausalLm: return make_causal_lm_objective(opt, load_dir, report);
   }
   throw InvalidArgument("unknown task");
 }
@@ -100,6 +103,8 @@ void check_vocabulary(const models::LoadedModel& m, const std::vector<int64_t>& 
   int64_t vocab = 0;
   if (const auto* bert = dynamic_cast<const io::BertConfig*>(m.config.get())) vocab = bert->vocab_size;
   if (const auto* s2s = dynamic_cast<const io::Seq2SeqConfig*>(m.config.get())) vocab = s2s->vocab_size;
+  if (const auto* dec = dynamic_cast<const io::DecoderConfig*>(m.config.get())) vocab = dec->vocab_size;
+  if (const auto* bloom = dynamic_cast<const io::BloomConfig*>(m.config.get())) vocab = bloom->vocab_size;
   if (vocab == 0) return;
   for (auto id : ids) {
     if (id < 0 || id >= vocab) {

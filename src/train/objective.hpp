@@ -8,6 +8,7 @@
 //   cross-encoder                   objective_rerank.cpp    <Family>ForSequenceClassification, 1 logit
 //   mlm                             objective_mlm.cpp       <Family>ForMaskedLM
 //   seq2seq                         objective_seq2seq.cpp   the checkpoint's *ForConditionalGeneration / MarianMTModel
+//   causal-lm                       objective_causal_lm.cpp the checkpoint's *ForCausalLM (Llama family, BLOOM)
 //   --multitask                     objective_multitask.cpp several of the above, one shared encoder
 #pragma once
 

@@ -16,6 +16,7 @@ std::unique_ptr<Objective> make_rerank_objective(const TrainOptions& opt, const 
 std::unique_ptr<Objective> make_multitask_objective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report);
 std::unique_ptr<Objective> make_mlm_objective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report);
 std::unique_ptr<Objective> make_seq2seq_objective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report);
+std::unique_ptr<Objective> make_causal_lm_objective(const TrainOptions& opt, const std::string& load_dir, const Reporter& report);
 
 namespace detail {
 

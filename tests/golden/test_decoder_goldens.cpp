@@ -83,7 +83,7 @@ TEST_P(DecoderGolden, GreedyAloneAndAsALeftPaddedBatch) {
   const auto dir = fixture(GetParam());
   auto meta = core::read_json_file((dir / "golden.json").string());
   const auto& gen = meta.at("generation");
-  auto g = generate::CausalGenerator::load(dir.string(), "f32", torch::kCPU, "test");
+  auto g = generate::CausalGenerator::load(dir.string(), {}, "test");
   torch::InferenceMode guard;
   for (const char* key : {"greedy.0", "greedy.1"}) {
     const auto& c = gen.at(key);
@@ -116,7 +116,7 @@ TEST_P(DecoderGolden, GreedyAloneAndAsALeftPaddedBatch) {
 TEST_P(DecoderGolden, BeamsAndSamplingAreConsistent) {
   layers::set_threads(0);
   const auto dir = fixture(GetParam());
-  auto g = generate::CausalGenerator::load(dir.string(), "f32", torch::kCPU, "test");
+  auto g = generate::CausalGenerator::load(dir.string(), {}, "test");
   torch::InferenceMode guard;
   const std::vector<std::vector<int64_t>> prompts = {{5, 17, 200, 3}, {42, 7, 9, 11, 13, 400, 2}};
   generate::GenerationOverrides ov;
@@ -160,7 +160,7 @@ TEST(DecoderGoldens, AllThreeFamiliesAreCovered) {
 TEST(DecoderLoading, ClearErrors) {
   xling::testing::ScratchDir scratch;
   // A prompt plus new tokens beyond the context is refused before any work.
-  auto g = generate::CausalGenerator::load(fixture("llama__LlamaForCausalLM").string(), "f32", torch::kCPU, "test");
+  auto g = generate::CausalGenerator::load(fixture("llama__LlamaForCausalLM").string(), {}, "test");
   generate::GenerationOverrides ov;
   ov.max_new_tokens = 200;  // max_position_embeddings is 128
   try {
@@ -180,7 +180,7 @@ TEST(DecoderLoading, ClearErrors) {
   }
   // An encoder is not a generation class.
   try {
-    generate::CausalGenerator::load(fixture("bert__BertModel").string(), "f32", torch::kCPU, "`xling chat`");
+    generate::CausalGenerator::load(fixture("bert__BertModel").string(), {}, "`xling chat`");
     FAIL();
   } catch (const UnsupportedModel& e) {
     EXPECT_NE(std::string(e.what()).find("`xling chat`"), std::string::npos) << e.what();

@@ -14,6 +14,7 @@
 #include "../unit/test_util.hpp"
 #include "core/json.hpp"
 #include "generate/text_generator.hpp"
+#include "io/checkpoint.hpp"
 #include "io/safetensors_writer.hpp"
 #include "models/registry.hpp"
 
@@ -147,7 +148,7 @@ TEST(LlmCli, TextPromptsAndConversations) {
   auto la = lines_of(a.out), lb = lines_of(b.out);
   ASSERT_EQ(la.size(), 3u);
   torch::InferenceMode guard;
-  auto tg = generate::TextGenerator::load(m, "f32", torch::kCPU, "", "test");
+  auto tg = generate::TextGenerator::load(m, {}, "", "test");
   const std::vector<std::vector<int64_t>> prompts = {
       tg.encode_prompt("Guten Morgen"), tg.encode_prompt("Доброе утро"),
       tg.encode_chat(nlohmann::json::array({{{"role", "user"}, {"content", "你好"}}}), true)};
@@ -186,7 +187,7 @@ TEST(LlmCli, ChatStreamsRepliesThroughTheModelsTemplate) {
   EXPECT_EQ(replies[0], replies[2]);
   // The first reply is what the library generates for the rendered conversation.
   torch::InferenceMode guard;
-  auto tg = generate::TextGenerator::load(m, "f32", torch::kCPU, "", "test");
+  auto tg = generate::TextGenerator::load(m, {}, "", "test");
   nlohmann::json conv = nlohmann::json::array({{{"role", "system"}, {"content", "Du bist hilfreich."}},
                                                {{"role", "user"}, {"content", "Hallo, wie geht es?"}}});
   generate::GenerationOverrides ov;
@@ -241,4 +242,95 @@ TEST(LlmCli, ChatAndGenerateErrorsAreClear) {
           scratch.file("bad.txt"));
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.err.find("UTF-8"), std::string::npos) << r.err;
+}
+
+// `xling finetune --task causal-lm`: conversations through the chat template (loss on the
+// assistant turns), full weights and LoRA; the LoRA output is a PEFT adapter that xling loads
+// on top of the base model (`make parity` loads it with peft).
+TEST(LlmCli, FinetuneCausalLmLearnsAndWritesAPeftAdapter) {
+  ScratchDir scratch;
+  const auto m = make_qwen2(scratch, "qwen", read_template("qwen2-instruct.jinja"));
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"Open file", "Ouvrir le fichier"}, {"Save as", "Enregistrer sous"}, {"Close window", "Fermer la fenêtre"},
+      {"Print", "Imprimer"},              {"Help", "Aide"},                {"New folder", "Nouveau dossier"},
+      {"Delete", "Supprimer"},            {"Copy", "Copier"},              {"Paste", "Coller"},
+      {"Quit", "Quitter"}};
+  std::string train, dev;
+  for (int rep = 0; rep < 4; ++rep) {
+    for (const auto& [en, fr] : pairs) {
+      train += nlohmann::json({{"messages", {{{"role", "system"}, {"content", "Translate into French."}},
+                                            {{"role", "user"}, {"content", en}},
+                                            {{"role", "assistant"}, {"content", fr}}}}})
+                   .dump() + "\n";
+    }
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    dev += nlohmann::json({{"messages", {{{"role", "user"}, {"content", pairs[i].first}},
+                                         {{"role", "assistant"}, {"content", pairs[i].second}}}}})
+               .dump() + "\n";
+  }
+  write_text(scratch.file("train.jsonl"), train);
+  write_text(scratch.file("dev.jsonl"), dev);
+  auto eval_losses = [](const std::string& err) {
+    std::vector<double> out;
+    std::size_t at = 0;
+    while ((at = err.find("dev.jsonl at step", at)) != std::string::npos) {
+      const auto l = err.find("loss ", at);
+      out.push_back(std::stod(err.substr(l + 5)));
+      at = l;
+    }
+    return out;
+  };
+  const std::string full = (scratch.path() / "full").string(), lora = (scratch.path() / "lora").string();
+  auto r = run({"finetune", "--task", "causal-lm", "--model", m, "--train", scratch.file("train.jsonl"), "--eval",
+                scratch.file("dev.jsonl"), "--output", full, "--epochs", "3", "--lr", "3e-3", "--batch-size", "8",
+                "--eval-steps", "15"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("40 conversations"), std::string::npos) << r.err;
+  auto losses = eval_losses(r.err);
+  ASSERT_GE(losses.size(), 2u) << r.err;
+  EXPECT_LT(losses.back(), losses.front() - 1.0) << r.err;  // dev loss falls on the held-out turns
+  EXPECT_TRUE(fs::exists(fs::path(full) / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(fs::path(full) / "tokenizer_config.json"));  // the chat template travels with it
+  r = run({"chat", "--model", full, "--greedy", "--max-new-tokens", "4"}, scratch.file("dev.jsonl"));
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  r = run({"finetune", "--task", "causal-lm", "--model", m, "--train", scratch.file("train.jsonl"), "--eval",
+           scratch.file("dev.jsonl"), "--output", lora, "--epochs", "2", "--lr", "1e-2", "--batch-size", "8", "--peft", "lora"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto cfg = core::read_json_file(lora + "/adapter_config.json");
+  EXPECT_EQ(cfg["task_type"], "CAUSAL_LM");
+  EXPECT_EQ(cfg["peft_type"], "LORA");
+  auto targets = cfg["target_modules"].get<std::vector<std::string>>();
+  std::sort(targets.begin(), targets.end());
+  EXPECT_EQ(targets, (std::vector<std::string>{"q_proj", "v_proj"}));
+  auto keys = io::Checkpoint::open(lora + "/adapter_model.safetensors").names();
+  EXPECT_EQ(keys.size(), 8u);  // q, v x A, B x 2 layers
+  for (const auto& k : keys) EXPECT_EQ(k.rfind("base_model.model.model.layers.", 0), 0u) << k;
+  // The adapter changes the model's output, through `xling forward` and `xling generate`.
+  auto ids = torch::tensor({{1, 85, 2465, 201, 59, 1334, 289, 879, 2}}, torch::kLong);
+  std::vector<io::TensorToWrite> in = {{"input_ids", DType::kI64, {1, 9}, ids.data_ptr(), static_cast<std::size_t>(ids.nbytes())}};
+  io::write_safetensors(scratch.file("in.safetensors"), in);
+  ASSERT_EQ(run({"forward", "--model", m, "--inputs", scratch.file("in.safetensors"), "--output", scratch.file("a.safetensors")}).code, 0);
+  ASSERT_EQ(run({"forward", "--model", m, "--adapter", lora, "--inputs", scratch.file("in.safetensors"), "--output",
+                 scratch.file("b.safetensors")}).code, 0);
+  auto d = run({"diff", scratch.file("a.safetensors"), scratch.file("b.safetensors"), "--atol", "1e-3"});
+  EXPECT_NE(d.code, 0) << "the adapter did not change the logits";
+  for (const char* merge : {"", "--merge"}) {
+    std::vector<std::string> args = {"generate", "--model", m, "--adapter", lora, "--prompt", "Print", "--chat", "--max-new-tokens", "3"};
+    if (*merge) args.push_back(merge);
+    r = run(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+  }
+  // Errors name the row: a conversation without an assistant turn, a row of another shape.
+  write_text(scratch.file("bad.jsonl"), train.substr(0, train.find('\n') + 1) +
+                                            R"({"messages": [{"role": "user", "content": "Hallo"}]})" + "\n");
+  r = run({"finetune", "--task", "causal-lm", "--model", m, "--train", scratch.file("bad.jsonl"), "--output",
+           (scratch.path() / "bad").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.jsonl"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("assistant"), std::string::npos) << r.err;
+  r = run({"finetune", "--task", "causal-lm", "--model", kFixtures + "/models/bert__BertModel", "--train",
+           scratch.file("train.jsonl"), "--output", (scratch.path() / "bert").string()});
+  EXPECT_EQ(r.code, 1);
 }
