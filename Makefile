@@ -125,6 +125,7 @@ bench: build $(PARITY_STAMP)
 	$(PY) bench/translate_bench.py --shape nllb600m --sentences 100 --new-tokens 32 --batch 16 --out bench/results/translate_nllb600m_cpu.json
 	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq wrk; }
 	$(PY) bench/serve_bench.py --seconds 10 --out bench/results/serve_cpu.json
+	$(PY) bench/llm_bench.py --repeats 2 --out bench/results/llm_cpu.json  # llama.cpp rows need /work/llama-venv (see its docstring)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

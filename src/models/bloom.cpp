@@ -127,39 +127,21 @@ NamedTensors BloomForCausalLMImpl::forward(const NamedTensors& inputs) {
   const auto dev = transformer->word_embeddings->weight.device();
   std::vector<torch::Tensor> hidden;
   auto last = run(in.input_ids.to(dev), in.attention_mask.to(dev), nullptr, &hidden);
-  NamedTensors out;
-  for (std::size_t i = 0; i < hidden.size(); ++i) out[fmt::format("hidden_states.{}", i)] = hidden[i];
-  out["last_hidden_state"] = last;
-  out["logits"] = project(last);
-  if (in.labels.defined()) out["loss"] = causal_lm_loss(out["logits"], in.labels);
-  return out;
+  return causal_lm_outputs(hidden, project(last), in.labels);
 }
 
-CausalState BloomForCausalLMImpl::start() const {
-  CausalState s;
-  s.cache.resize(transformer->h->size());
-  return s;
-}
+CausalState BloomForCausalLMImpl::start() const { return CausalState::with_layers(transformer->h->size()); }
 
 torch::Tensor BloomForCausalLMImpl::step(const torch::Tensor& ids, const torch::Tensor& mask, CausalState& state) {
   const auto dev = transformer->word_embeddings->weight.device();
-  auto new_mask = mask.to(dev, torch::kLong);
-  state.mask = state.mask.defined() ? torch::cat({state.mask, new_mask}, 1) : new_mask;
+  const auto& full = state.extend_mask(mask, dev);
   const int64_t t = ids.size(1);
-  auto h = run(ids.to(dev), state.mask, &state, nullptr);
+  auto h = run(ids.to(dev), full, &state, nullptr);
   return project(h.narrow(1, t - 1, 1).squeeze(1)).to(torch::kFloat32);
 }
 
 int BloomForCausalLMImpl::quantize_int8() {
-  int n = layers::quantize_linear_int8(*this);
-  if (!lm_head) {
-    int8_projection = layers::Linear(config.hidden_size, config.vocab_size, false);
-    int8_projection->weight = transformer->word_embeddings->weight;
-    int8_projection->eval();
-    int8_projection->quantize_int8();
-    ++n;
-  }
-  return n;
+  return quantize_causal_lm(*this, !lm_head, transformer->word_embeddings->weight, int8_projection);
 }
 
 std::vector<std::string> bloom_architectures() { return {"BloomForCausalLM"}; }

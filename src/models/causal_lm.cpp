@@ -15,6 +15,40 @@ void CausalState::select_rows(const torch::Tensor& rows) {
   if (mask.defined()) mask = mask.index_select(0, rows);
 }
 
+CausalState CausalState::with_layers(std::size_t layers) {
+  CausalState s;
+  s.cache.resize(layers);
+  return s;
+}
+
+const torch::Tensor& CausalState::extend_mask(const torch::Tensor& new_mask, const torch::Device& device) {
+  auto m = new_mask.to(device, torch::kLong);
+  mask = mask.defined() ? torch::cat({mask, m}, 1) : m;
+  return mask;
+}
+
+std::map<std::string, torch::Tensor> causal_lm_outputs(const std::vector<torch::Tensor>& hidden, const torch::Tensor& logits,
+                                                       const torch::Tensor& labels) {
+  std::map<std::string, torch::Tensor> out;
+  for (std::size_t i = 0; i < hidden.size(); ++i) out[fmt::format("hidden_states.{}", i)] = hidden[i];
+  out["last_hidden_state"] = hidden.back();
+  out["logits"] = logits;
+  if (labels.defined()) out["loss"] = causal_lm_loss(logits, labels);
+  return out;
+}
+
+int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head) {
+  int n = layers::quantize_linear_int8(root);
+  if (tied_head) {
+    int8_head = layers::Linear(embeddings.size(1), embeddings.size(0), false);
+    int8_head->weight = embeddings;
+    int8_head->eval();
+    int8_head->quantize_int8();
+    ++n;
+  }
+  return n;
+}
+
 torch::Tensor positions_from_mask(const torch::Tensor& mask) {
   auto pos = mask.to(torch::kLong).cumsum(-1) - 1;
   return pos.masked_fill(mask.eq(0), 1);

@@ -11,6 +11,7 @@
 
 #include "io/config.hpp"
 #include "layers/attention.hpp"
+#include "layers/modules.hpp"
 
 namespace xling::models {
 
@@ -19,7 +20,10 @@ namespace xling::models {
 struct CausalState {
   std::vector<layers::KVCache> cache;
   torch::Tensor mask;  // (N, P) int64, P = positions in the caches
+  static CausalState with_layers(std::size_t layers);  // empty caches, nothing fed
   int64_t past() const { return mask.defined() ? mask.size(1) : 0; }
+  // Appends the mask (N, T) of T new positions (moved to `device`) -> the whole mask (N, P + T).
+  const torch::Tensor& extend_mask(const torch::Tensor& new_mask, const torch::Device& device);
   // Keeps rows `rows` (int64 (N')): beam reordering or dropping finished rows.
   void select_rows(const torch::Tensor& rows);
 };
@@ -54,6 +58,16 @@ struct CausalInputs {
   torch::Tensor input_ids, attention_mask, position_ids, labels;  // (B, S) int64 each
 };
 CausalInputs causal_inputs(const std::map<std::string, torch::Tensor>& inputs);
+
+// HF's output names of a causal-LM forward pass: hidden_states.N from `hidden` (the last one
+// after the final norm, also last_hidden_state), logits (B, S, V), loss when labels are defined.
+std::map<std::string, torch::Tensor> causal_lm_outputs(const std::vector<torch::Tensor>& hidden, const torch::Tensor& logits,
+                                                       const torch::Tensor& labels);
+
+// CausalLM::quantize_int8 of a family: every Linear under `root` quantized for FBGEMM
+// (layers::LinearImpl::quantize_int8) and, for a head tied to `embeddings` (V, D), an int8
+// stand-in sharing that weight in `int8_head`. Returns the number of quantized matrices.
+int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head);
 
 // HF's ForCausalLMLoss: logits (B, S, V) predict labels shifted left by one; -100 ignored;
 // mean cross-entropy in float32 -> (1).

@@ -169,19 +169,22 @@ torch::Tensor DecoderAttentionImpl::forward(const torch::Tensor& x, const torch:
   }
   torch::Tensor out;
   const double p = is_training() ? dropout : 0.0;
+  // No bias: nothing is masked beyond causality, and there are no cached positions when T > 1.
+  const bool plain_causal = !bias.defined() && t > 1;
   if (softcap) {  // Gemma 2: eager attention with tanh soft-capping of the scores
     auto kx = kv_heads == heads ? k : k.repeat_interleave(heads / kv_heads, 1);
     auto vx = kv_heads == heads ? v : v.repeat_interleave(heads / kv_heads, 1);
     auto scores = torch::matmul(q, kx.transpose(2, 3)) * scale;
     scores = torch::tanh(scores / *softcap) * *softcap;
     if (bias.defined()) scores = scores + bias.to(scores.scalar_type());
+    if (plain_causal) scores = scores + layers::causal_bias(t, 0, scores.options());
     auto probs = torch::softmax(scores, -1, torch::kFloat32).to(q.scalar_type());
     if (p > 0) probs = torch::dropout(probs, p, /*train=*/true);
     out = torch::matmul(probs, vx);
   } else {
     std::optional<torch::Tensor> mask;
     if (bias.defined()) mask = bias.to(q.scalar_type());
-    out = at::scaled_dot_product_attention(q, k, v, mask, p, /*is_causal=*/false, scale, /*enable_gqa=*/kv_heads != heads);
+    out = at::scaled_dot_product_attention(q, k, v, mask, p, plain_causal, scale, /*enable_gqa=*/kv_heads != heads);
   }
   return o_proj->forward(out.transpose(1, 2).reshape({n, t, heads * head_dim}));
 }
@@ -246,11 +249,18 @@ torch::Tensor DecoderForCausalLMImpl::run(const torch::Tensor& ids, const torch:
   }
   const int64_t t = ids.size(1);
   auto [cos, sin] = rotary_.cos_sin(positions, x.scalar_type());
-  // One bias per distinct window (full attention, sliding).
+  // One bias per distinct window (full attention, sliding). None where it would mask nothing
+  // beyond causality (no padding, a window longer than the sequence) and the step is either one
+  // new position or the whole sequence: attention then runs SDPA's causal (or unmasked) kernel.
+  const int64_t total = full_mask.size(1);
+  const bool padded = full_mask.min().item<int64_t>() == 0;
   std::map<int64_t, torch::Tensor> biases;
   for (const auto& m : *model->layers) {
     const int64_t w = m->as<DecoderLayerImpl>()->window;
-    if (!biases.count(w)) biases[w] = causal_attention_bias(full_mask, t, w, x.scalar_type());
+    if (biases.count(w)) continue;
+    const bool window_cuts = w > 0 && w < total;
+    const bool plain = !padded && !window_cuts && (t == 1 || t == total);
+    biases[w] = plain ? torch::Tensor() : causal_attention_bias(full_mask, t, w, x.scalar_type());
   }
   const auto n_layers = model->layers->size();
   for (std::size_t i = 0; i < n_layers; ++i) {
@@ -284,40 +294,22 @@ NamedTensors DecoderForCausalLMImpl::forward(const NamedTensors& inputs) {
   const auto dev = model->embed_tokens->weight.device();
   std::vector<torch::Tensor> hidden;
   auto last = run(in.input_ids.to(dev), in.position_ids.to(dev), in.attention_mask.to(dev), nullptr, &hidden);
-  NamedTensors out;
-  for (std::size_t i = 0; i < hidden.size(); ++i) out[fmt::format("hidden_states.{}", i)] = hidden[i];
-  out["last_hidden_state"] = last;
-  out["logits"] = project(last);
-  if (in.labels.defined()) out["loss"] = causal_lm_loss(out["logits"], in.labels);
-  return out;
+  return causal_lm_outputs(hidden, project(last), in.labels);
 }
 
-CausalState DecoderForCausalLMImpl::start() const {
-  CausalState s;
-  s.cache.resize(model->layers->size());
-  return s;
-}
+CausalState DecoderForCausalLMImpl::start() const { return CausalState::with_layers(model->layers->size()); }
 
 torch::Tensor DecoderForCausalLMImpl::step(const torch::Tensor& ids, const torch::Tensor& mask, CausalState& state) {
   const auto dev = model->embed_tokens->weight.device();
-  auto new_mask = mask.to(dev, torch::kLong);
-  state.mask = state.mask.defined() ? torch::cat({state.mask, new_mask}, 1) : new_mask;
+  const auto& full = state.extend_mask(mask, dev);
   const int64_t t = ids.size(1);
-  auto positions = positions_from_mask(state.mask).narrow(1, state.mask.size(1) - t, t);
+  auto positions = positions_from_mask(full).narrow(1, full.size(1) - t, t);
   auto h = run(ids.to(dev), positions, state.mask, &state, nullptr);
   return project(h.narrow(1, t - 1, 1).squeeze(1)).to(torch::kFloat32);
 }
 
 int DecoderForCausalLMImpl::quantize_int8() {
-  int n = layers::quantize_linear_int8(*this);
-  if (!lm_head) {
-    int8_projection = layers::Linear(config.hidden_size, config.vocab_size, false);
-    int8_projection->weight = model->embed_tokens->weight;
-    int8_projection->eval();
-    int8_projection->quantize_int8();
-    ++n;
-  }
-  return n;
+  return quantize_causal_lm(*this, !lm_head, model->embed_tokens->weight, int8_projection);
 }
 
 std::vector<std::string> decoder_architectures() {

@@ -51,8 +51,8 @@ class Rotary {
 
 struct DecoderAttentionImpl : torch::nn::Module {
   DecoderAttentionImpl(const io::DecoderConfig& c, int64_t layer);
-  // x: (N, T, D); cos/sin: (N, T, R); bias: (N, 1, T, P + T); cache: P past positions or null
-  // -> (N, T, D)
+  // x: (N, T, D); cos/sin: (N, T, R); bias: (N, 1, T, P + T), or undefined for plain causal
+  // attention (then P = 0 or T = 1); cache: P past positions or null -> (N, T, D)
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
                         const torch::Tensor& bias, layers::KVCache* cache);
   layers::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};

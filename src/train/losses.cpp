@@ -9,6 +9,18 @@ torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tens
                           F::CrossEntropyFuncOptions().ignore_index(-100).label_smoothing(label_smoothing));
 }
 
+SummedNll summed_token_nll(const torch::Tensor& logits, const torch::Tensor& labels) {
+  namespace F = torch::nn::functional;
+  auto keep = labels.ne(-100);
+  SummedNll s;
+  s.tokens = keep.sum().item<double>();
+  if (s.tokens == 0) return s;
+  s.nll = F::cross_entropy(logits.to(torch::kFloat32).index({keep}), labels.index({keep}),
+                           F::CrossEntropyFuncOptions().reduction(torch::kSum))
+              .item<double>();
+  return s;
+}
+
 torch::Tensor multiple_negatives_ranking_loss(const torch::Tensor& a, const torch::Tensor& b, double scale, bool symmetric,
                                               double margin, const torch::Tensor& negatives) {
   namespace F = torch::nn::functional;

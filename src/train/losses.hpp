@@ -10,6 +10,13 @@ namespace xling::train {
 // LabelSmoother, which is the same quantity): (1 - e) * nll + e * mean_v(-log p_v).
 torch::Tensor token_cross_entropy(const torch::Tensor& logits, const torch::Tensor& labels, double label_smoothing = 0.0);
 
+// For evaluation: the summed negative log-likelihood (float32 logits) and the number of
+// labelled tokens of logits (..., V) against labels (...) with -100 ignored.
+struct SummedNll {
+  double nll = 0, tokens = 0;
+};
+SummedNll summed_token_nll(const torch::Tensor& logits, const torch::Tensor& labels);
+
 // sentence-transformers' MultipleNegativesRankingLoss: scores = scale * cos(a_i, b_j) (B, B),
 // cross-entropy with the diagonal as targets (in-batch negatives). `symmetric` adds the b->a
 // direction and averages both (MultipleNegativesSymmetricRankingLoss); `margin` is subtracted

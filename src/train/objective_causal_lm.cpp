@@ -131,16 +131,11 @@ class CausalLmObjective final : public Objective {
     for (const auto& idx : detail::in_order_batches(rows.size(), batch_size)) {
       torch::Tensor labels;
       auto inputs = batch(rows, idx, nullptr, &labels);
-      auto logits = model_.forward(inputs).at("logits").to(torch::kFloat32);
+      auto logits = model_.forward(inputs).at("logits");
       const int64_t t = logits.size(1);
-      auto shifted = labels.narrow(1, 1, t - 1);
-      auto keep = shifted.ne(-100);
-      const double n = keep.sum().item<double>();
-      if (n == 0) continue;
-      nll += torch::nn::functional::cross_entropy(logits.narrow(1, 0, t - 1).index({keep}), shifted.index({keep}),
-                                                  torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                 .item<double>();
-      tokens += n;
+      const auto s = summed_token_nll(logits.narrow(1, 0, t - 1), labels.narrow(1, 1, t - 1));
+      nll += s.nll;
+      tokens += s.tokens;
     }
     r.loss = tokens > 0 ? nll / tokens : 0.0;
     r.metrics = {{"perplexity", std::exp(r.loss)}};

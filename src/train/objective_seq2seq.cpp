@@ -147,15 +147,9 @@ class Seq2SeqObjective final : public Objective {
     for (const auto& idx : detail::in_order_batches(rows.size(), batch_size)) {
       torch::Tensor labels;
       auto inputs = batch(rows, idx, nullptr, &labels);
-      auto logits = model_.forward(inputs).at("logits").to(torch::kFloat32);
-      auto keep = labels.ne(-100);
-      const double n = keep.sum().item<double>();
-      if (n > 0) {
-        nll += torch::nn::functional::cross_entropy(logits.index({keep}), labels.index({keep}),
-                                                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                   .item<double>();
-        tokens += n;
-      }
+      const auto s = summed_token_nll(model_.forward(inputs).at("logits"), labels);
+      nll += s.nll;
+      tokens += s.tokens;
       std::vector<std::vector<int64_t>> sources;
       for (auto i : idx) sources.push_back(rows[i].source);
       auto result = generate::generate_seq2seq(*s2s_, sources, start, options, model_.device);

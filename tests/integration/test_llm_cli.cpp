@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "../unit/test_util.hpp"
+#include "random_model.hpp"
 #include "core/json.hpp"
 #include "generate/text_generator.hpp"
 #include "io/checkpoint.hpp"
@@ -60,18 +61,7 @@ std::string make_qwen2(const ScratchDir& scratch, const std::string& name, const
                         {"rope_theta", 1000000.0}, {"tie_word_embeddings", true}, {"eos_token_id", 2}, {"pad_token_id", 0},
                         {"initializer_range", 0.5}};
   write_text((dir / "config.json").string(), cfg.dump(2));
-  auto opts = models::LoadOptions::for_class("", false);
-  opts.random_init = true;
-  opts.init_seed = 5;
-  auto m = models::load_model(dir.string(), opts);
-  std::vector<torch::Tensor> keep;
-  std::vector<io::TensorToWrite> tensors;
-  for (const auto& p : m.module->named_parameters()) {
-    keep.push_back(p.value().detach().contiguous().to(torch::kFloat32));
-    tensors.push_back({p.key(), DType::kF32, keep.back().sizes().vec(), keep.back().data_ptr(),
-                       static_cast<std::size_t>(keep.back().nbytes())});
-  }
-  io::write_safetensors((dir / "model.safetensors").string(), tensors);
+  xling::testing::write_random_weights(dir.string(), 5);
   return dir.string();
 }
 

@@ -15,6 +15,7 @@
 
 #include "../unit/test_util.hpp"
 #ifdef XLING_HAVE_SERVER
+#include "random_model.hpp"
 #include "server_process.hpp"
 #endif
 #include "core/json.hpp"
@@ -102,18 +103,7 @@ std::string make_model(const ScratchDir& scratch, const std::string& family) {
   cfg["init_std"] = 0.5;
   cfg["dropout"] = 0.0;
   std::ofstream(dir / "config.json") << cfg.dump(2);
-  auto opts = models::LoadOptions::for_class("", false);
-  opts.random_init = true;
-  opts.init_seed = 11;
-  auto m = models::load_model(dir.string(), opts);
-  std::vector<torch::Tensor> keep;
-  std::vector<io::TensorToWrite> tensors;
-  for (const auto& p : m.module->named_parameters()) {
-    keep.push_back(p.value().detach().contiguous().to(torch::kFloat32));
-    tensors.push_back({p.key(), DType::kF32, keep.back().sizes().vec(), keep.back().data_ptr(),
-                       static_cast<std::size_t>(keep.back().nbytes())});
-  }
-  io::write_safetensors((dir / "model.safetensors").string(), tensors);
+  xling::testing::write_random_weights(dir.string(), 11);
   return dir.string();
 }
 
