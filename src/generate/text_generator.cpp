@@ -30,6 +30,10 @@ std::size_t find_stop(const std::string& text, const std::vector<std::string>& s
   return best;
 }
 
+bool ends_with_eos(const std::vector<int64_t>& ids, const std::vector<int64_t>& eos) {
+  return !ids.empty() && std::find(eos.begin(), eos.end(), ids.back()) != eos.end();
+}
+
 }  // namespace
 
 TextGenerator TextGenerator::load(const std::string& dir, const CausalLoadOptions& options, const std::string& template_name,
@@ -104,21 +108,25 @@ TextReply TextGenerator::reply(const std::vector<int64_t>& prompt, const Generat
     return !stopped;
   };
   auto hyps = generator_.run({prompt}, overrides, on_token);
-  if (r.ids.empty()) {  // beam search: no streaming
-    const auto& best = hyps.at(0).at(0).ids;
-    r.ids.assign(best.begin() + static_cast<std::ptrdiff_t>(prompt.size()), best.end());
-    text = decode(r.ids);
-    const auto stop_end = find_stop(text, stop, 0);
-    if (stop_end != std::string::npos) {
-      text.resize(stop_end);
-      stopped = true;
-    }
-    if (on_text && !text.empty()) on_text(text);
+  const auto& eos = generator_.options(overrides, static_cast<int64_t>(prompt.size())).eos_token_ids;
+  if (r.ids.empty()) {  // beam search: no streaming, the whole reply at once
+    r = finished_reply(hyps.at(0).at(0).ids, prompt.size(), stop, eos);
+    if (on_text && !r.text.empty()) on_text(r.text);
+    return r;
   }
   r.text = std::move(text);
-  const auto& eos = generator_.options(overrides, static_cast<int64_t>(prompt.size())).eos_token_ids;
-  const bool ended_by_eos = !r.ids.empty() && std::find(eos.begin(), eos.end(), r.ids.back()) != eos.end();
-  r.finish_reason = stopped || ended_by_eos ? "stop" : "length";
+  r.finish_reason = stopped || ends_with_eos(r.ids, eos) ? "stop" : "length";
+  return r;
+}
+
+TextReply TextGenerator::finished_reply(const std::vector<int64_t>& hypothesis, std::size_t prompt_length,
+                                        const std::vector<std::string>& stop, const std::vector<int64_t>& eos) const {
+  TextReply r;
+  r.ids.assign(hypothesis.begin() + static_cast<std::ptrdiff_t>(prompt_length), hypothesis.end());
+  r.text = decode(r.ids);
+  const auto stop_end = find_stop(r.text, stop, 0);
+  if (stop_end != std::string::npos) r.text.resize(stop_end);
+  r.finish_reason = stop_end != std::string::npos || ends_with_eos(r.ids, eos) ? "stop" : "length";
   return r;
 }
 
@@ -130,15 +138,7 @@ std::vector<TextReply> TextGenerator::reply_batch(const std::vector<std::vector<
   int64_t longest = 0;
   for (const auto& p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
   const auto& eos = generator_.options(overrides, longest).eos_token_ids;
-  for (std::size_t i = 0; i < prompts.size(); ++i) {
-    const auto& best = hyps.at(i).at(0).ids;
-    out[i].ids.assign(best.begin() + static_cast<std::ptrdiff_t>(prompts[i].size()), best.end());
-    out[i].text = decode(out[i].ids);
-    const auto stop_end = find_stop(out[i].text, stop, 0);
-    const bool ended_by_eos = !out[i].ids.empty() && std::find(eos.begin(), eos.end(), out[i].ids.back()) != eos.end();
-    if (stop_end != std::string::npos) out[i].text.resize(stop_end);
-    out[i].finish_reason = stop_end != std::string::npos || ended_by_eos ? "stop" : "length";
-  }
+  for (std::size_t i = 0; i < prompts.size(); ++i) out[i] = finished_reply(hyps.at(i).at(0).ids, prompts[i].size(), stop, eos);
   return out;
 }
 

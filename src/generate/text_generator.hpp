@@ -60,6 +60,10 @@ class TextGenerator {
   const std::string& dir() const { return dir_; }
 
  private:
+  // A generated hypothesis (prompt + new ids) as a reply: decoded, cut at the first stop string,
+  // "stop" when cut or ended by an EOS id, else "length".
+  TextReply finished_reply(const std::vector<int64_t>& hypothesis, std::size_t prompt_length,
+                           const std::vector<std::string>& stop, const std::vector<int64_t>& eos) const;
   std::string dir_;
   CausalGenerator generator_;
   std::unique_ptr<tokenize::TextTokenizer> tokenizer_;
