@@ -119,15 +119,19 @@ def run_hf(a, bf16):
     import transformers as T
     T.utils.logging.disable_progress_bar()
     torch.set_num_threads(a.threads)
-    model = T.AutoModelForCausalLM.from_pretrained(a.model_dir, dtype=torch.bfloat16 if bf16 else torch.float32).eval()
-    ids = torch.tensor(prompts(a), dtype=torch.long)
+    dev = torch.device(a.device)
+    model = T.AutoModelForCausalLM.from_pretrained(a.model_dir, dtype=torch.bfloat16 if bf16 else torch.float32)
+    model = model.to(dev).eval()
+    ids = torch.tensor(prompts(a), dtype=torch.long, device=dev)
     mask = torch.ones_like(ids)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 
     class FirstToken(T.StoppingCriteria):
         at = None
 
         def __call__(self, input_ids, scores, **kw):
             if self.at is None:
+                sync()
                 self.at = time.perf_counter()
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
@@ -135,11 +139,13 @@ def run_hf(a, bf16):
     with torch.inference_mode():
         for i in range(a.warmup + a.repeats):
             first = FirstToken()
+            sync()
             t0 = time.perf_counter()
             out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, num_beams=1,
                                  max_new_tokens=a.new_tokens + 1, min_new_tokens=a.new_tokens + 1,
                                  stopping_criteria=T.StoppingCriteriaList([first]), pad_token_id=SHAPE["eos"],
                                  eos_token_id=SHAPE["eos"], use_cache=True)
+            sync()
             t1 = time.perf_counter()
             if i >= a.warmup:
                 runs.append((first.at - t0, t1 - first.at))
@@ -156,9 +162,10 @@ def run_xling(a, dtype):
                 for r in rows:
                     f.write(json.dumps({"input_ids": r}) + "\n")
         n = a.new_tokens + 1
-        cmd = ["/usr/bin/time", "-f", "MAXRSS %M", a.xling, "--threads", str(a.threads), "generate", "--model",
+        timer = ["/usr/bin/time", "-f", "MAXRSS %M"] if os.path.exists("/usr/bin/time") else []
+        cmd = [*timer, a.xling, "--threads", str(a.threads), "generate", "--model",
                a.model_dir, "--input-ids", inp, "--output-ids", outp, "--num-beams", "1", "--min-new-tokens", str(n),
-               "--max-new-tokens", str(n), "--batch-size", str(a.batch), "--dtype", dtype, "--timings"]
+               "--max-new-tokens", str(n), "--batch-size", str(a.batch), "--dtype", dtype, "--device", a.device, "--timings"]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)}\n{p.stderr}")
@@ -171,7 +178,8 @@ def run_xling(a, dtype):
             assert int(b[1]) == a.batch * a.prompt_tokens and int(b[3]) == a.batch * a.new_tokens, b
         runs = [(float(b[2]), float(b[4])) for b in batches[a.warmup:]]
         outs = [json.loads(l)["output_ids"] for l in open(outp)][-a.batch:]
-        rss = int(re.search(r"MAXRSS (\d+)", p.stderr).group(1)) / 1024
+        m = re.search(r"MAXRSS (\d+)", p.stderr)
+        rss = int(m.group(1)) / 1024 if m else float("nan")
     r = result(runs, [o[a.prompt_tokens:] for o in outs])
     r["peak_rss_mb"] = rss
     return r
@@ -332,7 +340,7 @@ def logit_deltas(a):
         for dtype in ("f32", "bf16"):
             o = os.path.join(tmp, f"{dtype}.safetensors")
             cmd = [a.xling, "--threads", str(a.threads), "forward", "--model", a.model_dir, "--inputs", inp,
-                   "--output", o, "--dtype", dtype]
+                   "--output", o, "--dtype", dtype, "--device", a.device]
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
                 return {"error": p.stderr[-800:]}
@@ -373,7 +381,7 @@ def child_cmd(a, engine, batch, python=None, extra=()):
     return [python or sys.executable, os.path.abspath(__file__), "--engine", engine, "--batch", str(batch),
             "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens), "--threads", str(a.threads),
             "--warmup", str(a.warmup), "--repeats", str(a.repeats), "--seed", str(a.seed), "--model-dir", a.model_dir,
-            "--xling", a.xling, *extra]
+            "--xling", a.xling, "--device", a.device, *extra]
 
 
 def main():
@@ -385,6 +393,7 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=64, help="N: decode tokens after the first one")
     ap.add_argument("--layers", type=int, default=SHAPE["layers"], help="fewer for a smoke test")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (xling and HF engines; a CUDA build of xling)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed generate calls per process")
     ap.add_argument("--repeats", type=int, default=3, help="timed generate calls per process (median reported)")
     ap.add_argument("--seed", type=int, default=0)
@@ -460,12 +469,12 @@ def main():
                 hidden=SHAPE["hidden"], layers=a.layers, heads=SHAPE["heads"], kv_heads=SHAPE["kv_heads"],
                 intermediate=SHAPE["intermediate"], vocab=SHAPE["vocab"], tied_embeddings=True,
                 rope_theta=SHAPE["rope_theta"], prompt_tokens=a.prompt_tokens, new_tokens=a.new_tokens,
-                batches=batches, threads=a.threads, warmup=a.warmup, repeats=a.repeats, model_dir=a.model_dir,
+                batches=batches, device=a.device, threads=a.threads, warmup=a.warmup, repeats=a.repeats, model_dir=a.model_dir,
                 versions=versions(a, engines), date=time.strftime("%Y-%m-%d"))
     print(f"\nQwen2-0.5B shape (hidden {SHAPE['hidden']}, {a.layers} layers, {SHAPE['heads']} heads / "
           f"{SHAPE['kv_heads']} KV heads, intermediate {SHAPE['intermediate']}, vocab {SHAPE['vocab']}, tied embeddings), "
           f"random weights; prompt P = {a.prompt_tokens} tokens, then 1 + N = 1 + {a.new_tokens} greedy tokens "
-          f"(min = max new tokens); {a.threads} threads; median of {a.repeats} timed calls after {a.warmup} warm-up; "
+          f"(min = max new tokens); device {a.device}; {a.threads} threads; median of {a.repeats} timed calls after {a.warmup} warm-up; "
           f"each (engine, batch) in its own process; model loading excluded.\n")
     print("PREFILL tokens/s = B x P / (time to the first new token); DECODE tokens/s = B x N / (time for the N "
           "tokens after it). Ratios vs HF fp32 at the same batch.\n")
