@@ -10,6 +10,8 @@
 
 #include "cli/common.hpp"
 #include "cli/text_input.hpp"
+#include "cli/translate_llm.hpp"
+#include "generate/causal_scorer.hpp"
 #include "core/progress.hpp"
 #include "generate/seq2seq_scorer.hpp"
 #include "io/generation_config.hpp"
@@ -28,9 +30,33 @@ struct TranslateOptions {
   int64_t num_beams = 0, max_new_tokens = 0;
   std::size_t max_input_length = 0, batch_tokens = 4096;
   bool sentence_split = false, quiet = false;
+  LlmTranslateOptions llm;  // decoder-only LLMs (cli/translate_llm.hpp)
 };
 
+int run_translate_llm(const TranslateOptions& opt, CLI::App* sub) {
+  if (opt.sentence_split) throw InvalidArgument("--sentence-split is for encoder-decoder models; give an LLM one sentence per line");
+  LlmTranslateOptions o = opt.llm;
+  o.model = opt.model;
+  o.src_lang = opt.src_lang;
+  o.tgt_lang = opt.tgt_lang;
+  o.input = opt.input;
+  o.output = opt.output;
+  o.dtype = opt.dtype;
+  o.device = opt.device;
+  o.quiet = opt.quiet;
+  if (sub->count("--num-beams")) o.overrides.num_beams = opt.num_beams;
+  if (sub->count("--max-new-tokens")) o.overrides.max_new_tokens = opt.max_new_tokens;
+  return run_llm_translate(o);
+}
+
 int run_translate(const TranslateOptions& opt, CLI::App* sub) {
+  if (generate::is_causal_lm_dir(opt.model)) return run_translate_llm(opt, sub);
+  for (const char* flag : {"--examples", "--k", "--chat", "--adapter", "--src-label", "--tgt-label", "--prompts-out"}) {
+    if (sub->count(flag)) {
+      throw InvalidArgument(fmt::format("{} is for decoder-only LLMs (in-context translation); {} is an encoder-decoder model",
+                                        flag, opt.model));
+    }
+  }
   if (opt.batch_tokens == 0) throw InvalidArgument("--batch-tokens must be at least 1");
   std::vector<std::string> lines;  // .txt lines, or .jsonl strings / {"text"} rows
   for (auto& r : read_text_records(opt.input)) lines.push_back(std::move(r.text));
@@ -131,7 +157,11 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
       "mT5/mT0 (no codes; put a task prefix in the text). One output line per input line, in order; empty lines stay "
       "empty; line breaks inside a translation are written as spaces. Decoding settings not given come from the "
       "model's generation_config.json, as in HF. --dtype int8 (CPU): every matrix quantized for FBGEMM's int8 GEMM "
-      "(opt-in; translations differ slightly from fp32).");
+      "(opt-in; translations differ slightly from fp32). Decoder-only LLMs (Llama, Qwen2, Gemma, BLOOM...) translate "
+      "in context: each line becomes a few-shot prompt '{src}: <example>\\n{tgt}: <translation>\\n\\n... {src}: "
+      "<line>\\n{tgt}:' with the --k pairs of --examples POOL whose source is most similar to the line (sentence "
+      "embeddings, as `xling select-examples`), or none (zero-shot); the reply up to its first line break is the "
+      "translation.");
   sub->add_option("--model,-m", opt->model, "Model directory (config.json, weights, tokenizer files)")->required();
   sub->add_option("--src-lang", opt->src_lang, "Source language code (models with language tokens)");
   sub->add_option("--tgt-lang", opt->tgt_lang, "Target language code (models with language tokens)");
@@ -139,7 +169,7 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
                   "(default: stdin)");
   sub->add_option("--output,-o", opt->output, "Output file (default: stdout)");
   sub->add_option("--num-beams", opt->num_beams, "Beam width (default: generation_config.json, else 1)")->check(CLI::PositiveNumber);
-  sub->add_option("--max-new-tokens", opt->max_new_tokens, "New tokens per segment at most (default: the model's max_length)")
+  sub->add_option("--max-new-tokens", opt->max_new_tokens, "New tokens per segment at most (default: the model's max_length; LLMs: 256, at most half the context)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--max-input-length", opt->max_input_length,
                   "Source tokens kept per segment, specials included (default: the tokenizer's model_max_length); "
@@ -148,6 +178,26 @@ void add_translate_command(CLI::App& app, CommandList& commands) {
   sub->add_flag("--sentence-split", opt->sentence_split,
                 "Split each line into sentences, translate them, and join the translations (document-level input)");
   sub->add_flag("--quiet,-q", opt->quiet, "No progress bar or warnings");
+  auto* llm = &opt->llm;
+  const std::string g = "LLM (in-context) translation";
+  sub->add_option("--examples", llm->examples,
+                  "LLMs: example pool of translation pairs (.jsonl, or .tsv/.csv with a header; fields --source-field, "
+                  "--target-field); without it the prompt is zero-shot")
+      ->check(kExistingPath)->group(g);
+  sub->add_option("--k", llm->k, "LLMs: examples per input (the most similar pool pairs)")->capture_default_str()->group(g);
+  sub->add_option("--mmr-lambda", llm->mmr_lambda, "LLMs: 1 = most similar examples; lower trades similarity for diversity")
+      ->capture_default_str()->group(g);
+  sub->add_option("--source-field", llm->source_field, "LLMs: pool field compared with the inputs")->capture_default_str()->group(g);
+  sub->add_option("--target-field", llm->target_field, "LLMs: pool field shown as the translation")->capture_default_str()->group(g);
+  sub->add_option("--embedder", llm->embedder, "LLMs: sentence encoder that picks the examples (default: xling-mini)")->group(g);
+  sub->add_option("--src-label", llm->src_label, "LLMs: label of source lines (default: the English name of --src-lang)")->group(g);
+  sub->add_option("--tgt-label", llm->tgt_label, "LLMs: label of target lines (default: the English name of --tgt-lang)")->group(g);
+  sub->add_flag("--chat", llm->chat, "LLMs: send the prompt as one user turn through the model's chat template")->group(g);
+  sub->add_option("--batch-size", llm->batch_size, "LLMs: prompts generated together (left-padded)")->capture_default_str()->group(g);
+  sub->add_option("--adapter", llm->adapter, "LLMs: PEFT LoRA adapter directory applied on top")->group(g);
+  sub->add_flag("--merge", llm->merge_adapter, "LLMs: fold --adapter into the weights")->group(g);
+  sub->add_option("--prompts-out", llm->prompts_out,
+                  "LLMs: write one JSON line per input with its examples, prompt, prompt tokens and translation")->group(g);
   add_compute_options(sub, opt->device, opt->dtype);
   commands.push_back({sub, [opt, sub]() {
     opt->model = io::resolve_model(opt->model);

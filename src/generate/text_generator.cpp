@@ -133,11 +133,24 @@ TextReply TextGenerator::finished_reply(const std::vector<int64_t>& hypothesis, 
 std::vector<TextReply> TextGenerator::reply_batch(const std::vector<std::vector<int64_t>>& prompts,
                                                   const GenerationOverrides& overrides,
                                                   const std::vector<std::string>& stop) {
-  auto hyps = generator_.run(prompts, overrides);
-  std::vector<TextReply> out(prompts.size());
+  // With stop strings, each row ends at its first one (greedy/sampling call back per token; a
+  // row's text is decoded again each step, which is cheap next to a decoding step).
   int64_t longest = 0;
   for (const auto& p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
-  const auto& eos = generator_.options(overrides, longest).eos_token_ids;
+  const auto options = generator_.options(overrides, longest);
+  std::vector<std::vector<int64_t>> rows(prompts.size());
+  TokenCallback on_token;
+  if (!stop.empty() && options.num_return_sequences == 1) {  // then a callback row is an input
+    on_token = [&](int64_t row, int64_t token) {
+      auto& ids = rows[static_cast<std::size_t>(row)];
+      ids.push_back(token);
+      const auto text = decode(ids);
+      return ends_incomplete(text) || find_stop(text, stop, 0) == std::string::npos;
+    };
+  }
+  auto hyps = generator_.run(prompts, overrides, on_token);
+  std::vector<TextReply> out(prompts.size());
+  const auto& eos = options.eos_token_ids;
   for (std::size_t i = 0; i < prompts.size(); ++i) out[i] = finished_reply(hyps.at(i).at(0).ids, prompts[i].size(), stop, eos);
   return out;
 }

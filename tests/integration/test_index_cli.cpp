@@ -358,6 +358,29 @@ TEST(IndexCli, SelectExamplesPicksSimilarPairsAndDiversifies) {
     }
     EXPECT_LE(mmr, plain + 1e-6);
   }
+  // Inputs taken from the pool: their own pair comes first, unless --exclude-identical leaves it
+  // out (leave-one-out selection for building training prompts).
+  std::string own;
+  for (std::size_t i = 0; i < 4; ++i) own += rows[i * 7].en + "\n";
+  xling::testing::write_bytes(dir.file("own.txt"), own);
+  for (bool exclude : {false, true}) {
+    std::vector<std::string> args{"select-examples", "--pool", dir.file("pool.jsonl"), "--inputs", dir.file("own.txt"), "--k", "2"};
+    if (exclude) args.push_back("--exclude-identical");
+    auto e = run(args);
+    ASSERT_EQ(e.code, 0) << e.err;
+    auto eo = jsonl(e.out);
+    ASSERT_EQ(eo.size(), 4u);
+    for (const auto& row : eo) {
+      ASSERT_EQ(row["examples"].size(), 2u);
+      bool has_own = false;
+      for (const auto& ex : row["examples"]) has_own |= ex["source"] == row["input"];
+      if (exclude) {
+        EXPECT_FALSE(has_own) << row.dump();
+      } else {
+        EXPECT_EQ(row["examples"][0]["source"], row["input"]);
+      }
+    }
+  }
   auto bad = run({"select-examples", "--pool", dir.file("in.txt"), "--inputs", dir.file("in.txt")});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("in.txt:1"), std::string::npos) << bad.err;

@@ -324,3 +324,107 @@ TEST(LlmCli, FinetuneCausalLmLearnsAndWritesAPeftAdapter) {
            scratch.file("train.jsonl"), "--output", (scratch.path() / "bert").string()});
   EXPECT_EQ(r.code, 1);
 }
+
+namespace {
+
+// `xling translate --model LLM`'s translation of a prompt: the library's greedy reply, cut at
+// its first line break, surrounding spaces trimmed.
+std::string library_translation(generate::TextGenerator& tg, const std::string& prompt, int64_t max_new) {
+  generate::GenerationOverrides ov;
+  ov.max_new_tokens = max_new;
+  auto text = tg.reply(tg.encode_prompt(prompt), ov, {"\n"}).text;
+  text = text.substr(0, text.find_first_of("\r\n"));
+  const auto b = text.find_first_not_of(" \t");
+  return b == std::string::npos ? std::string() : text.substr(b, text.find_last_not_of(" \t") - b + 1);
+}
+
+}  // namespace
+
+TEST(LlmCli, TranslateInContextWithSimilarExamples) {
+  ScratchDir scratch;
+  const auto m = make_qwen2(scratch, "qwen", "");
+  // A pool of pairs; one input is a pool source (its own pair must come first and sit next to
+  // the input), one is new, and an empty line stays empty.
+  const std::vector<std::pair<std::string, std::string>> pool = {
+      {"Open the file", "Datei öffnen"},         {"Close the window", "Fenster schließen"},
+      {"Save the document as PDF", "Dokument als PDF speichern"}, {"Print the page", "Seite drucken"},
+      {"The file could not be opened", "Die Datei konnte nicht geöffnet werden"}, {"Quit", "Beenden"}};
+  std::string pool_text;
+  for (const auto& [s, t] : pool) pool_text += nlohmann::json({{"source", s}, {"target", t}}).dump() + "\n";
+  write_text(scratch.file("pool.jsonl"), pool_text);
+  write_text(scratch.file("in.txt"), "Print the page\n\nCould not open the file\n");
+  auto r = run({"translate", "--model", m, "--src-lang", "en", "--tgt-lang", "de", "--examples", scratch.file("pool.jsonl"),
+                "--k", "2", "--max-new-tokens", "6", "--prompts-out", scratch.file("prompts.jsonl"), "-q", "-i", scratch.file("in.txt")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 3u) << r.out;
+  EXPECT_EQ(out[1], "");
+  auto prompts = lines_of(xling::testing::read_bytes(scratch.file("prompts.jsonl")));
+  ASSERT_EQ(prompts.size(), 2u);
+  auto own = nlohmann::json::parse(prompts[0]), other = nlohmann::json::parse(prompts[1]);
+  EXPECT_EQ(own["line"], 1);
+  EXPECT_EQ(other["line"], 3);
+  ASSERT_EQ(own["examples"].size(), 2u);
+  ASSERT_EQ(other["examples"].size(), 2u);
+  EXPECT_EQ(own["examples"][0]["source"], "Print the page");
+  EXPECT_GT(own["examples"][0]["score"].get<double>(), 0.99);
+  EXPECT_GE(other["examples"][0]["score"].get<double>(), other["examples"][1]["score"].get<double>());
+  const std::string own_prompt = own["prompt"];
+  const std::string tail = "English: Print the page\nGerman: Seite drucken\n\nEnglish: Print the page\nGerman:";
+  EXPECT_EQ(own_prompt.substr(own_prompt.size() - tail.size()), tail) << own_prompt;  // most similar last, next to the input
+  EXPECT_EQ(own_prompt.rfind("English: ", 0), 0u);
+  // The translations are the library's greedy replies to those prompts.
+  torch::InferenceMode guard;
+  auto tg = generate::TextGenerator::load(m, {}, "", "test");
+  EXPECT_EQ(out[0], library_translation(tg, own_prompt, 6));
+  EXPECT_EQ(out[2], library_translation(tg, other["prompt"], 6));
+  EXPECT_EQ(own["translation"], out[0]);
+  // One prompt per call gives the same translations as the left-padded batch.
+  auto one = run({"translate", "--model", m, "--src-lang", "en", "--tgt-lang", "de", "--examples", scratch.file("pool.jsonl"),
+                  "--k", "2", "--max-new-tokens", "6", "--batch-size", "1", "-q", "-i", scratch.file("in.txt")});
+  ASSERT_EQ(one.code, 0) << one.err;
+  auto r2 = run({"translate", "--model", m, "--src-lang", "en", "--tgt-lang", "de", "--examples", scratch.file("pool.jsonl"),
+                 "--k", "2", "--max-new-tokens", "6", "-q", "-i", scratch.file("in.txt")});
+  EXPECT_EQ(one.out, r2.out);
+  // Zero-shot without a pool; labels from --src-label/--tgt-label or the codes themselves.
+  r = run({"translate", "--model", m, "--src-label", "Inglés", "--tgt-lang", "xx-Test", "--max-new-tokens", "4", "-q", "-i",
+           scratch.file("in.txt"), "--prompts-out", scratch.file("zero.jsonl")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto zero = nlohmann::json::parse(lines_of(xling::testing::read_bytes(scratch.file("zero.jsonl")))[0]);
+  EXPECT_EQ(zero["prompt"], "Inglés: Print the page\nxx-Test:");
+  EXPECT_TRUE(zero["examples"].empty());
+}
+
+TEST(LlmCli, TranslateWithAnLlmFitsTheContextOrSaysWhy) {
+  ScratchDir scratch;
+  const auto m = make_qwen2(scratch, "small", "", 48);  // a 48-token context
+  std::string pool;
+  for (int i = 0; i < 4; ++i) {
+    pool += nlohmann::json({{"source", fmt::format("Open the file number {} in the editor window", i)},
+                            {"target", fmt::format("Datei Nummer {} im Editorfenster öffnen", i)}}).dump() + "\n";
+  }
+  write_text(scratch.file("pool.jsonl"), pool);
+  write_text(scratch.file("in.txt"), "Open the file\n");
+  // Four examples do not fit with 8 new tokens: the least similar are left out, with a note.
+  auto r = run({"translate", "--model", m, "--src-lang", "en", "--tgt-lang", "de", "--examples", scratch.file("pool.jsonl"),
+                "--k", "4", "--max-new-tokens", "8", "--prompts-out", scratch.file("p.jsonl"), "-i", scratch.file("in.txt")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("left out"), std::string::npos) << r.err;
+  auto p = nlohmann::json::parse(lines_of(xling::testing::read_bytes(scratch.file("p.jsonl")))[0]);
+  EXPECT_LT(p["examples"].size(), 4u);
+  EXPECT_LE(p["prompt_tokens"].get<int64_t>() + 8, 48);
+  // A line that does not fit even alone is an error naming it.
+  write_text(scratch.file("long.txt"), "ok\n" + std::string(300, 'x') + "\n");
+  r = run({"translate", "--model", m, "--src-lang", "en", "--tgt-lang", "de", "-i", scratch.file("long.txt"), "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+  // An LLM needs to know the target language; in-context flags need an LLM.
+  r = run({"translate", "--model", m, "--src-lang", "en", "-i", scratch.file("in.txt")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--tgt-lang"), std::string::npos) << r.err;
+  r = run({"translate", "--model", kFixtures + "/models/marian__MarianMTModel", "--examples", scratch.file("pool.jsonl"), "-i",
+           scratch.file("in.txt")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("decoder-only"), std::string::npos) << r.err;
+}
