@@ -21,7 +21,7 @@ namespace xling::cli {
 namespace {
 
 struct ServeOptions {
-  std::vector<std::string> models;
+  std::vector<std::string> models, adapters;
   server::HttpOptions http;
   std::size_t max_batch_tokens = 8192, max_batch_requests = 256, max_queue = 4096, max_client_batch = 1024;
   double max_wait_ms = 0.0;
@@ -45,6 +45,13 @@ int run_serve(ServeOptions& opt) {
     auto spec = serve::parse_model_spec(m);
     spec.dir = io::resolve_model(spec.dir);  // a directory, or a shipped model's name
     so.models.push_back(spec);
+  }
+  for (const auto& a : opt.adapters) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == a.size()) {
+      throw InvalidArgument(fmt::format("--adapter '{}': expected NAME=DIR (the adapter is then served as model NAME)", a));
+    }
+    so.adapters.push_back({a.substr(0, eq), a.substr(eq + 1)});
   }
   so.limits.max_request_bytes = opt.http.max_request_bytes;
   so.limits.max_client_batch_size = opt.max_client_batch;
@@ -116,12 +123,17 @@ void add_serve_command(CLI::App& app, CommandList& commands) {
   CLI::App* sub = app.add_subcommand(
       "serve",
       "HTTP server for embeddings (TEI /embed, OpenAI /v1/embeddings), reranking (/rerank), classification "
-      "(/predict), token tagging (/tag), translation (/translate), /tokenize, /decode, /health, /info and Prometheus /metrics, with requests "
+      "(/predict), token tagging (/tag), translation (/translate), chat with decoder-only LLMs (OpenAI /v1/chat/completions, "
+      "streamed or not; LoRA adapters served as models of their own), /tokenize, /decode, /health, /info and Prometheus "
+      "/metrics, with requests "
       "of many clients merged into token-budget batches. A model serves what its config.json architectures say. Request bodies are JSON "
       "whatever the Content-Type; errors are {\"error\", \"error_type\"} with their status. See docs/http-api.md.");
   sub->add_option("--model,-m", opt->models,
                   "[NAME=]DIR, repeatable; a request picks one by its \"model\" field (default: the first; without "
                   "--model: the embedded xling-mini)");
+  sub->add_option("--adapter", opt->adapters,
+                  "NAME=DIR, repeatable: a PEFT LoRA adapter served as model NAME on the LLM its adapter_config.json "
+                  "names (else the only LLM served); a request switches adapters by its \"model\" field");
   sub->add_option("--host", opt->http.host, "Address to bind")->envname("XLING_HOST")->capture_default_str();
   sub->add_option("--port", opt->http.port, "Port (0 = any free port, printed at start)")
       ->envname("XLING_PORT")

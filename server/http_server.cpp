@@ -59,7 +59,17 @@ struct HttpServer::Impl {
     in_flight.fetch_sub(1);
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    if (req.method != "HEAD") res.set_content(out.body, out.content_type);
+    if (req.method == "HEAD") return;
+    if (out.stream) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider(out.content_type, [stream = std::move(out.stream)](std::size_t, httplib::DataSink& sink) {
+        const bool complete = stream([&sink](std::string_view chunk) { return sink.write(chunk.data(), chunk.size()); });
+        if (complete) sink.done();
+        return complete;
+      });
+      return;
+    }
+    res.set_content(out.body, out.content_type);
   }
 };
 

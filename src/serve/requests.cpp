@@ -281,6 +281,17 @@ class Fields {
     return static_cast<int>(v->get<std::int64_t>());
   }
 
+  std::optional<double> optional_number(const char* key, double min, double max, bool min_open = false) {
+    json* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_number()) invalid(key, fmt::format("expected a number in {}{}, {}], found {}", min_open ? "(" : "[", min, max, describe(*v)));
+    const double x = v->get<double>();
+    if (!(min_open ? x > min : x >= min) || !(x <= max)) {
+      invalid(key, fmt::format("expected a number in {}{}, {}], found {}", min_open ? "(" : "[", min, max, v->dump()));
+    }
+    return x;
+  }
+
   TruncationDirection truncation_direction() {
     json* v = find("truncation_direction");
     if (!v) return TruncationDirection::kRight;
@@ -553,6 +564,70 @@ TranslateRequest parse_translate_request(std::string_view body, const Limits& li
   r.num_beams = f.optional_int("num_beams", 1, 16);
   r.max_new_tokens = f.optional_int("max_new_tokens", 1, 4096);
   r.model = f.optional_string("model");
+  return r;
+}
+
+ChatRequest parse_chat_request(std::string_view body, const Limits& limits) {
+  json root = parse_body(body, limits);
+  Fields f(root);
+  ChatRequest r;
+  json& messages = f.required("messages");
+  if (!messages.is_array()) invalid("messages", "expected a list of {\"role\", \"content\"} objects, found " + describe(messages));
+  if (messages.empty()) invalid("messages", "empty list (at least one message is required)");
+  check_count("messages", messages.size(), limits);
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Path at = Path{"messages"}.at(i);
+    json& m = messages[i];
+    if (!m.is_object()) invalid(at, "expected an object with \"role\" and \"content\", found " + describe(m));
+    ChatMessage msg;
+    auto role = m.find("role");
+    if (role == m.end() || role->is_null()) invalid(at, "missing \"role\"");
+    msg.role = take_string(*role, at);
+    if (msg.role.empty()) invalid(at, "\"role\" must not be empty");
+    auto content = m.find("content");
+    if (content == m.end() || content->is_null()) {
+      invalid(at, "missing \"content\" (tool calls are not supported)");
+    } else if (content->is_array()) {  // text parts
+      for (std::size_t k = 0; k < content->size(); ++k) {
+        json& part = (*content)[k];
+        const Path pat = at.at(k);
+        auto type = part.is_object() ? part.find("type") : part.end();
+        if (!part.is_object() || type == part.end() || !type->is_string() || *type != "text" || !part.contains("text")) {
+          invalid(pat, "only text content parts ({\"type\": \"text\", \"text\": ...}) are supported");
+        }
+        msg.content += take_string(part["text"], pat);
+      }
+    } else {
+      msg.content = take_string(*content, at);
+    }
+    r.messages.push_back(std::move(msg));
+  }
+  r.model = f.optional_string("model");
+  auto mct = f.optional_int("max_completion_tokens", 1, 32768);
+  auto mt = f.optional_int("max_tokens", 1, 32768);
+  r.max_tokens = mct ? mct : mt;
+  r.temperature = f.optional_number("temperature", 0.0, 2.0);
+  r.top_p = f.optional_number("top_p", 0.0, 1.0, /*min_open=*/true);
+  r.seed = f.optional_int("seed", 0, INT_MAX);
+  if (auto n = f.optional_int("n", 1, INT_MAX); n && *n != 1) invalid("n", fmt::format("only n = 1 is supported, found {}", *n));
+  if (f.boolean("logprobs", false)) invalid("logprobs", "log probabilities are not returned");
+  for (const char* k : {"presence_penalty", "frequency_penalty"}) {
+    if (auto v = f.optional_number(k, -2.0, 2.0); v && *v != 0.0) invalid(k, "only 0 is supported (see repetition penalties in docs/http-api.md)");
+  }
+  if (json* stop = f.find("stop")) {
+    if (stop->is_string() || stop->is_binary()) {
+      r.stop.push_back(take_string(*stop, Path{"stop"}));
+    } else if (stop->is_array()) {
+      if (stop->size() > 4) invalid("stop", fmt::format("at most 4 stop strings, found {}", stop->size()));
+      for (std::size_t i = 0; i < stop->size(); ++i) r.stop.push_back(take_string((*stop)[i], Path{"stop"}.at(i)));
+    } else {
+      invalid("stop", "expected a string or a list of strings, found " + describe(*stop));
+    }
+    for (std::size_t i = 0; i < r.stop.size(); ++i) {
+      if (r.stop[i].empty()) invalid(Path{"stop"}.at(i), "must not be empty");
+    }
+  }
+  r.stream = f.boolean("stream", false);
   return r;
 }
 

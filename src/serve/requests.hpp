@@ -164,7 +164,29 @@ struct TranslateRequest {
   std::optional<std::string> model;
 };
 
+// One turn of a conversation. "content" is a string, or a list of text parts
+// ({"type": "text", "text": ...}, joined); other part types are refused.
+struct ChatMessage {
+  std::string role;     // non-empty (system, user, assistant, ...: the chat template decides)
+  std::string content;
+};
+
+// OpenAI POST /v1/chat/completions. "n" must be 1 when given; "stream_options", "user",
+// "logprobs" (false), "presence_penalty"/"frequency_penalty" (0) and unknown keys are ignored
+// or refused as the reader says.
+struct ChatRequest {
+  std::vector<ChatMessage> messages;        // >= 1 (and <= max_client_batch_size)
+  std::optional<std::string> model;
+  std::optional<int> max_tokens;            // "max_completion_tokens" or "max_tokens": 1..32768
+  std::optional<double> temperature;        // [0, 2]; 0 = greedy
+  std::optional<double> top_p;              // (0, 1]
+  std::optional<int> seed;                  // >= 0
+  std::vector<std::string> stop;            // "stop": a string or up to 4 non-empty strings
+  bool stream = false;
+};
+
 EmbedRequest parse_embed_request(std::string_view body, const Limits& limits = {});
+ChatRequest parse_chat_request(std::string_view body, const Limits& limits = {});
 OpenAIEmbeddingsRequest parse_openai_embeddings_request(std::string_view body, const Limits& limits = {});
 RerankRequest parse_rerank_request(std::string_view body, const Limits& limits = {});
 PredictRequest parse_predict_request(std::string_view body, const Limits& limits = {});

@@ -2,8 +2,11 @@
 #include "serve/service.hpp"
 
 #include <cmath>
+#include <condition_variable>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,13 +20,45 @@
 #include "tasks/sentence_encoder.hpp"
 #include "tasks/sequence_classifier.hpp"
 #include "tasks/token_tagger.hpp"
+#include "generate/causal_scorer.hpp"
 #include "generate/seq2seq_scorer.hpp"
+#include "generate/text_generator.hpp"
 #include "tokenize/translation_tokenizer.hpp"
 #include "tokenize/unicode.hpp"
 #include "xling/errors.hpp"
 #include "xling/version.hpp"
 
 namespace xling::serve {
+
+// A streamed chat reply between the model thread, which appends text as it is generated, and
+// the connection thread, which sends it as server-sent events.
+struct ChatStream {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string pending;  // generated, not yet taken by the connection thread
+  bool finished = false;
+  std::string finish_reason, error;
+  std::size_t completion_tokens = 0;
+  std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+
+  void push(std::string_view text) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      pending += text;
+    }
+    cv.notify_one();
+  }
+  void finish(std::string reason, std::size_t tokens, std::string failure = {}) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      finished = true;
+      finish_reason = std::move(reason);
+      completion_tokens = tokens;
+      error = std::move(failure);
+    }
+    cv.notify_one();
+  }
+};
 
 // One input of a request, as the batcher sees it: a text (and its pair for /rerank and
 // /predict). Items of one lane share how they are run: the prompt (embeddings), single or
@@ -36,12 +71,17 @@ struct detail::Item {
   // Embedding and classifier inputs, tokenized (and truncated) by the request's own thread so
   // that the model's worker only runs the model.
   std::optional<tokenize::Encoding> encoding;
+  // Chat: the rendered conversation's ids, and the stream of a "stream": true request.
+  std::vector<int64_t> prompt_ids;
+  std::shared_ptr<ChatStream> stream;
 };
 // Embedding or logits in `values`; entities for taggers; the translation for seq2seq models.
 struct detail::Output {
   std::vector<float> values;
   std::vector<tasks::TaggedEntity> entities;
   std::string text;
+  std::string finish_reason;         // chat: "stop" or "length"
+  std::size_t completion_tokens = 0; // chat
 };
 using detail::Item;
 using detail::Output;
@@ -52,7 +92,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 
-enum class Kind { kEmbedding, kClassifier, kTagger, kTranslation };
+enum class Kind { kEmbedding, kClassifier, kTagger, kTranslation, kChat };
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -60,6 +100,7 @@ const char* kind_name(Kind k) {
     case Kind::kClassifier: return "classifier";
     case Kind::kTagger: return "tagger";
     case Kind::kTranslation: return "translation";
+    case Kind::kChat: return "chat";
   }
   return "?";
 }
@@ -69,6 +110,7 @@ const char* kind_name(Kind k) {
 // *ForConditionalGeneration / MarianMTModel -> /translate, anything else (sentence-transformers
 // or plain encoders) -> embeddings.
 Kind detect_kind(const std::string& dir) {
+  if (generate::is_causal_lm_dir(dir)) return Kind::kChat;  // decoder-only LLMs
   const auto cfg_path = std::filesystem::path(dir) / "config.json";
   if (!std::filesystem::exists(cfg_path)) return Kind::kEmbedding;  // SentenceEncoder::load names what is missing
   auto cfg = core::read_json_file(cfg_path.string());
@@ -120,6 +162,7 @@ const std::vector<Endpoint>& endpoints() {
       {"/rerank", "POST", {Kind::kClassifier}},
       {"/tag", "POST", {Kind::kTagger}},
       {"/translate", "POST", {Kind::kTranslation}},
+      {"/v1/chat/completions", "POST", {Kind::kChat}},
       {"/tokenize", "POST", {Kind::kEmbedding, Kind::kClassifier, Kind::kTagger}},
       {"/decode", "POST", {Kind::kEmbedding, Kind::kClassifier, Kind::kTagger}},
   };
@@ -209,6 +252,66 @@ TranslationLane parse_lane(const std::string& key) {
   return l;
 }
 
+// Chat decoding options of one lane (the items of a batch share them), as a JSON key.
+std::string chat_lane_key(int max_tokens, const ChatRequest& q, uint64_t stream_id) {
+  nlohmann::json j = {{"max", max_tokens}, {"stop", q.stop}};
+  if (q.temperature) j["temperature"] = *q.temperature;
+  if (q.top_p) j["top_p"] = *q.top_p;
+  if (q.seed) j["seed"] = *q.seed;
+  if (stream_id) j["stream"] = stream_id;  // a streamed reply runs alone
+  return j.dump();
+}
+
+// OpenAI's sampling knobs over the model's generation_config.json: temperature 0 is greedy;
+// a temperature or top_p without it samples.
+generate::GenerationOverrides chat_overrides(const nlohmann::json& lane) {
+  generate::GenerationOverrides ov;
+  ov.max_new_tokens = lane["max"].get<int64_t>();
+  const bool greedy = lane.contains("temperature") && lane["temperature"].get<double>() == 0.0;
+  if (greedy) {
+    ov.do_sample = false;
+  } else {
+    if (lane.contains("temperature")) {
+      ov.do_sample = true;
+      ov.temperature = lane["temperature"].get<double>();
+    }
+    if (lane.contains("top_p")) {
+      ov.do_sample = true;
+      ov.top_p = lane["top_p"].get<double>();
+    }
+  }
+  if (lane.contains("seed")) ov.seed = lane["seed"].get<uint64_t>();
+  return ov;
+}
+
+// OpenAI leaves the stop sequence out of the reply: cut at the earliest one.
+std::size_t stop_position(const std::string& text, const std::vector<std::string>& stop) {
+  std::size_t cut = std::string::npos;
+  for (const auto& s : stop) cut = std::min(cut, text.find(s));
+  return cut;
+}
+
+// The length of `text`'s longest suffix that is a proper prefix of a stop string: text that
+// a stream must hold back until it knows whether a stop sequence begins there.
+std::size_t stop_prefix_suffix(const std::string& text, const std::vector<std::string>& stop) {
+  std::size_t keep = 0;
+  for (const auto& s : stop) {
+    for (std::size_t n = std::min(text.size(), s.size() - 1); n > keep; --n) {
+      if (text.compare(text.size() - n, n, s, 0, n) == 0) {
+        keep = n;
+        break;
+      }
+    }
+  }
+  return keep;
+}
+
+std::string completion_id() {
+  static std::atomic<uint64_t> next{0};
+  static const auto start = static_cast<uint64_t>(std::time(nullptr));
+  return fmt::format("chatcmpl-{:x}{:06x}", start, next.fetch_add(1));
+}
+
 // The rows of a classifier batch's outputs as one (N, L) tensor.
 torch::Tensor logits_of(const std::vector<Output>& outs) {
   const auto labels = static_cast<int64_t>(outs.front().values.size());
@@ -247,6 +350,8 @@ struct Service::Model {
   std::unique_ptr<tasks::TokenTagger> tagger;             // kTagger
   std::unique_ptr<tokenize::TranslationTokenizer> translation_tokenizer;  // kTranslation
   std::unique_ptr<generate::Seq2SeqGenerator> generator;                 // kTranslation
+  std::unique_ptr<generate::TextGenerator> chat;                         // kChat
+  std::string adapter;                                                   // kChat: a LoRA adapter on the base
   const tokenize::Tokenizer* tokenizer = nullptr;
   std::unique_ptr<ModelBatcher> batcher;
   std::size_t max_tokens = 0;
@@ -256,11 +361,13 @@ Service::Service(ServiceOptions options)
     : options_(std::move(options)), metrics_(registry_) {
   if (options_.models.empty()) throw InvalidArgument("xling serve: no model given");
   check_batcher_options(options_.batching);
-  for (std::size_t i = 0; i < options_.models.size(); ++i) {
+  std::vector<ModelSpec> all = options_.models;
+  all.insert(all.end(), options_.adapters.begin(), options_.adapters.end());
+  for (std::size_t i = 0; i < all.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
-      if (options_.models[i].name == options_.models[j].name) {
-        throw InvalidArgument(fmt::format("two models are named '{}' ({} and {}); name them with NAME=DIR",
-                                          options_.models[i].name, options_.models[j].dir, options_.models[i].dir));
+      if (all[i].name == all[j].name) {
+        throw InvalidArgument(fmt::format("two models are named '{}' ({} and {}); name them with NAME=DIR", all[i].name,
+                                          all[j].dir, all[i].dir));
       }
     }
   }
@@ -272,11 +379,13 @@ void Service::load() {
   executor_ = std::make_unique<SerialExecutor>();
   const auto load_options =
       models::LoadOptions::with_dtype(models::parse_compute_dtype(options_.dtype), models::parse_device(options_.device));
-  for (const auto& spec : options_.models) {
+  // A model from its directory; `adapter`: a LoRA adapter directory served on top of an LLM.
+  auto add_model = [&](const ModelSpec& spec, const std::string& adapter) {
     const auto t0 = Clock::now();
     auto m = std::make_unique<Model>();
     m->spec = spec;
     m->kind = detect_kind(spec.dir);
+    m->adapter = adapter;
     ModelBatcher::Handlers h;
     std::string what;
     // Loaded on the model thread too: a parallel op on this one would start a second OpenMP team.
@@ -292,6 +401,15 @@ void Service::load() {
         m->tokenizer = &m->classifier->tokenizer();
         m->max_tokens = m->classifier->max_length();
         what = fmt::format("classifier, {} labels", m->classifier->num_labels());
+      } else if (m->kind == Kind::kChat) {
+        generate::CausalLoadOptions lo;
+        lo.dtype = options_.dtype;
+        lo.device = models::parse_device(options_.device);
+        lo.adapter = adapter;
+        m->chat = std::make_unique<generate::TextGenerator>(generate::TextGenerator::load(spec.dir, lo, "", "`xling serve`"));
+        m->max_tokens = static_cast<std::size_t>(std::max<int64_t>(m->chat->context_length(), 0));
+        what = adapter.empty() ? "chat" : fmt::format("chat, adapter {}", adapter);
+        if (!m->chat->has_chat_template()) what += "; no chat template: /v1/chat/completions will refuse";
       } else if (m->kind == Kind::kTranslation) {
         m->translation_tokenizer =
             std::make_unique<tokenize::TranslationTokenizer>(tokenize::TranslationTokenizer::load(spec.dir));
@@ -324,7 +442,9 @@ void Service::load() {
     std::cerr << fmt::format("xling serve: loaded '{}' from {} ({}, max {} tokens) in {:.1f} s\n", spec.name, spec.dir,
                              what, m->max_tokens, std::chrono::duration<double>(Clock::now() - t0).count());
     models_.push_back(std::move(m));
-  }
+  };
+  for (const auto& spec : options_.models) add_model(spec, "");
+  for (const auto& a : options_.adapters) add_model({a.name, adapter_base(a).spec.dir}, a.dir);
   ready_ = true;
 }
 
@@ -351,10 +471,44 @@ std::vector<Output> Service::run_batch(Model& model, std::vector<Item>& items) {
     for (std::size_t i = 0; i < out.size(); ++i) out[i].values.assign(p + i * d, p + (i + 1) * d);
     return out;
   }
+  std::vector<Output> out(items.size());
+  if (model.kind == Kind::kChat) {
+    const auto lane = nlohmann::json::parse(items.front().lane);
+    const auto ov = chat_overrides(lane);
+    const auto stop = lane["stop"].get<std::vector<std::string>>();
+    torch::InferenceMode guard;
+    if (items.size() == 1 && items.front().stream) {
+      auto& s = *items.front().stream;
+      try {
+        auto r = model.chat->reply(items.front().prompt_ids, ov, stop, [&s](std::string_view t) {
+          s.push(t);
+          return !s.cancelled->load();
+        });
+        s.finish(r.finish_reason, r.ids.size());
+        out[0].text = std::move(r.text);
+        out[0].finish_reason = r.finish_reason;
+        out[0].completion_tokens = r.ids.size();
+      } catch (const std::exception& e) {
+        s.finish("error", 0, e.what());
+        throw;
+      }
+      return out;
+    }
+    std::vector<std::vector<int64_t>> prompts;
+    for (auto& it : items) prompts.push_back(std::move(it.prompt_ids));
+    auto replies = model.chat->reply_batch(prompts, ov, stop);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      auto& text = replies[i].text;
+      if (const auto cut = stop_position(text, stop); cut != std::string::npos) text.resize(cut);
+      out[i].text = std::move(text);
+      out[i].finish_reason = replies[i].finish_reason;
+      out[i].completion_tokens = replies[i].ids.size();
+    }
+    return out;
+  }
   std::vector<std::string> texts;
   texts.reserve(items.size());
   for (auto& it : items) texts.push_back(std::move(it.text));
-  std::vector<Output> out(items.size());
   if (model.kind == Kind::kTranslation) {
     const auto lane = parse_lane(items.front().lane);
     const auto& tok = *model.translation_tokenizer;
@@ -381,6 +535,36 @@ void Service::shutdown() {
   for (auto& m : models_) {
     if (m->batcher) m->batcher->shutdown(/*drain=*/true);
   }
+}
+
+// The served LLM an adapter goes on: the one adapter_config.json's base_model_name_or_path
+// names (its directory or its serving name), else the only LLM served.
+Service::Model& Service::adapter_base(const ModelSpec& adapter) {
+  std::vector<Model*> llms;
+  for (auto& m : models_) {
+    if (m->kind == Kind::kChat && m->adapter.empty()) llms.push_back(m.get());
+  }
+  if (llms.empty()) {
+    throw InvalidArgument(fmt::format("--adapter {}={}: no decoder-only LLM is served to put it on", adapter.name, adapter.dir));
+  }
+  const auto cfg_path = std::filesystem::path(adapter.dir) / "adapter_config.json";
+  std::string base;
+  if (std::filesystem::exists(cfg_path)) {
+    auto cfg = core::read_json_file(cfg_path.string());
+    if (cfg.is_object() && cfg.contains("base_model_name_or_path") && cfg["base_model_name_or_path"].is_string()) {
+      base = cfg["base_model_name_or_path"].get<std::string>();
+    }
+  }
+  std::error_code ec;
+  for (auto* m : llms) {
+    if (!base.empty() && (m->spec.name == base || std::filesystem::equivalent(m->spec.dir, base, ec))) return *m;
+  }
+  if (llms.size() == 1) return *llms.front();
+  std::vector<std::string> names;
+  for (auto* m : llms) names.push_back(m->spec.name);
+  throw InvalidArgument(fmt::format("--adapter {}={}: its base_model_name_or_path '{}' is none of the served LLMs ({}); "
+                                    "serve one LLM per process, or name the base's directory there",
+                                    adapter.name, adapter.dir, base, fmt::join(names, ", ")));
 }
 
 Service::Model& Service::pick(const std::optional<std::string>& name) {
@@ -419,6 +603,8 @@ std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bo
     } else if (model.kind == Kind::kClassifier) {
       it.encoding = tasks::encode_truncated(*model.tokenizer, it.text, it.pair ? &*it.pair : nullptr, model.max_tokens,
                                             nullptr, &n);
+    } else if (model.kind == Kind::kChat) {
+      n = it.prompt_ids.size();
     } else if (translation) {
       n = model.translation_tokenizer->encode_source(it.text, translation->src, translation->tgt).size();
     } else {
@@ -478,6 +664,134 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
   return vecs;
 }
 
+// Why a batch's work did not happen, as the HTTP error run_items() throws for it.
+static RequestError outcome_error(BatchStatus status, const std::string& failure) {
+  switch (status) {
+    case BatchStatus::kQueueFull: return error(429, "Overloaded", "the queue is full; retry later");
+    case BatchStatus::kTimedOut: return error(504, "Timeout", "the request timed out in the queue");
+    case BatchStatus::kCancelled: return error(499, "Cancelled", "the client went away");
+    case BatchStatus::kShutdown: return error(503, "Unhealthy", "the server is shutting down");
+    default: return error(500, kBackend, failure);
+  }
+}
+
+// OpenAI /v1/chat/completions: the conversation is rendered by the model's chat template and
+// tokenized on this thread; replies of one lane (same decoding options) are batched, except
+// streamed ones, which run alone and reach the client as server-sent events while they are
+// generated (a client that leaves stops the generation).
+HttpResponse Service::chat(const HttpRequest& req, const std::shared_ptr<std::atomic<bool>>& cancelled) {
+  auto q = parse_chat_request(req.body, options_.limits);
+  Model& m = pick_for(q.model, req.path);
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& msg : q.messages) messages.push_back({{"role", msg.role}, {"content", msg.content}});
+  auto ids = m.chat->encode_chat(messages, /*add_generation_prompt=*/true);  // template errors: 400
+  const auto prompt = static_cast<int64_t>(ids.size());
+  const int64_t context = m.chat->context_length();
+  const int64_t room = context > 0 ? context - prompt : 512;
+  if (room <= 0 || (q.max_tokens && *q.max_tokens > room)) {
+    throw error(400, kValidation,
+                fmt::format("the conversation has {} tokens; {} it exceeds the context of {} tokens of model '{}'", prompt,
+                            q.max_tokens ? fmt::format("with max_tokens {}", *q.max_tokens) : std::string("alone"),
+                            context, m.spec.name));
+  }
+  const int max_tokens = q.max_tokens ? *q.max_tokens : static_cast<int>(std::min<int64_t>(512, room));
+  static std::atomic<uint64_t> streams{0};
+  Item item;
+  item.lane = chat_lane_key(max_tokens, q, q.stream ? ++streams : 0);
+  item.prompt_ids = std::move(ids);
+  const std::string id = completion_id();
+  const auto created = static_cast<int64_t>(std::time(nullptr));
+  if (!q.stream) {
+    std::vector<Item> items;
+    items.push_back(std::move(item));
+    auto outs = run_items(m, std::move(items), /*truncate=*/true, cancelled, nullptr);
+    const auto& o = outs.front();
+    nlohmann::json j = {
+        {"id", id},
+        {"object", "chat.completion"},
+        {"created", created},
+        {"model", m.spec.name},
+        {"choices", {{{"index", 0},
+                      {"message", {{"role", "assistant"}, {"content", tokenize::replace_invalid_utf8(o.text)}}},
+                      {"finish_reason", o.finish_reason}}}},
+        {"usage", {{"prompt_tokens", prompt}, {"completion_tokens", o.completion_tokens},
+                   {"total_tokens", static_cast<std::size_t>(prompt) + o.completion_tokens}}}};
+    return json_response(200, j.dump());
+  }
+  auto st = std::make_shared<ChatStream>();
+  if (cancelled) st->cancelled = cancelled;
+  item.stream = st;
+  item.tokens = static_cast<std::size_t>(prompt);
+  std::vector<Item> items;
+  items.push_back(std::move(item));
+  auto fut = std::make_shared<std::future<ModelBatcher::Outcome>>(
+      m.batcher->submit(std::move(items), Clock::now() + options_.request_timeout, st->cancelled));
+  if (fut->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {  // refused at once (queue full)
+    auto outcome = fut->get();
+    if (!outcome.ok()) throw outcome_error(outcome.status, outcome.error);
+  }
+  HttpResponse r;
+  r.content_type = "text/event-stream";
+  r.stream = [st, fut, id, created, name = m.spec.name, stop = q.stop](const HttpResponse::Writer& write) {
+    auto event = [&](const nlohmann::json& delta, const nlohmann::json& finish) {
+      nlohmann::json j = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", name},
+                          {"choices", {{{"index", 0}, {"delta", delta}, {"finish_reason", finish}}}}};
+      return write("data: " + j.dump() + "\n\n");
+    };
+    auto leave = [&] {
+      st->cancelled->store(true);
+      return false;
+    };
+    if (!event({{"role", "assistant"}, {"content", ""}}, nullptr)) return leave();
+    std::string held, reason, failure;
+    bool done = false, stopped = false;
+    while (!done) {
+      std::string got;
+      {
+        std::unique_lock<std::mutex> lock(st->mu);
+        st->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !st->pending.empty() || st->finished; });
+        got.swap(st->pending);
+        done = st->finished;
+        reason = st->finish_reason;
+        failure = st->error;
+      }
+      if (!done && got.empty()) {  // nothing yet: still queued, or dropped before it ran
+        if (fut->valid() && fut->wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+          auto outcome = fut->get();
+          if (!outcome.ok()) {
+            failure = outcome_error(outcome.status, outcome.error).what();
+            done = true;
+          }
+        }
+        if (!done) continue;
+      }
+      if (stopped) continue;  // text after the stop sequence
+      held += got;
+      std::string emit;
+      if (const auto cut = stop_position(held, stop); cut != std::string::npos) {
+        emit = held.substr(0, cut);  // the stop sequence is left out, as OpenAI does
+        held.clear();
+        stopped = true;
+      } else {
+        const std::size_t keep = done ? 0 : stop_prefix_suffix(held, stop);
+        emit = held.substr(0, held.size() - keep);
+        held.erase(0, held.size() - keep);
+      }
+      if (!emit.empty() && !event({{"content", tokenize::replace_invalid_utf8(emit)}}, nullptr)) return leave();
+    }
+    if (!failure.empty()) {
+      if (!write("data: " + nlohmann::json({{"error", {{"message", failure}, {"type", std::string(kBackend)}}}}).dump() +
+                 "\n\n")) {
+        return false;
+      }
+    } else if (!event(nlohmann::json::object(), reason)) {
+      return leave();
+    }
+    return write("data: [DONE]\n\n");
+  };
+  return r;
+}
+
 HttpResponse Service::info() const {
   nlohmann::json models = nlohmann::json::array();
   for (const auto& m : models_) {
@@ -496,6 +810,9 @@ HttpResponse Service::info() const {
     } else if (m->translation_tokenizer) {
       j["family"] = m->translation_tokenizer->family_name();
       j["languages"] = m->translation_tokenizer->languages();
+    } else if (m->chat) {
+      j["chat_template"] = m->chat->has_chat_template();
+      if (!m->adapter.empty()) j["adapter"] = m->adapter;
     }
     models.push_back(std::move(j));
   }
@@ -703,6 +1020,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     for (auto& t : out) t = tokenize::replace_invalid_utf8(t);
     return json_response(200, nlohmann::json({{"translations", out}, {"model", m.spec.name}}).dump());
   }
+  if (path == "/v1/chat/completions") return chat(req, cancelled);
   if (path == "/tokenize") {
     auto q = parse_tokenize_request(req.body, options_.limits);
     Model& m = pick_for(q.model, path);

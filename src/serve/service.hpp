@@ -3,9 +3,11 @@
 // HTTP status). Transport-agnostic: server/ turns HTTP into HttpRequest and back.
 //
 // Endpoints (docs/http-api.md): GET /health, /info, /metrics; POST /embed (TEI),
-// /v1/embeddings (OpenAI), /rerank, /predict (TEI), /tag, /translate, /tokenize, /decode (TEI). A request
-// names its model by "model" (default: the first one). What a model serves follows from its
-// config.json: sequence classifiers /predict and /rerank, token classifiers /tag, other
+// /v1/embeddings (OpenAI), /rerank, /predict (TEI), /tag, /translate, /tokenize, /decode (TEI),
+// /v1/chat/completions (OpenAI, streamed or not). A request names its model by "model"
+// (default: the first one). What a model serves follows from its config.json: sequence
+// classifiers /predict and /rerank, token classifiers /tag, encoder-decoder MT models
+// /translate, decoder-only LLMs (and LoRA adapters served on them) /v1/chat/completions, other
 // encoders the embedding endpoints.
 #pragma once
 
@@ -41,6 +43,9 @@ ModelSpec parse_model_spec(const std::string& arg);
 
 struct ServiceOptions {
   std::vector<ModelSpec> models;  // >= 1
+  // LoRA adapters served as models of their own (NAME = what requests put in "model", dir = the
+  // adapter directory) on the LLM that adapter_config.json names, else the only LLM served.
+  std::vector<ModelSpec> adapters;
   Limits limits;
   BatcherOptions batching;
   std::size_t max_input_tokens = 0;  // per input; 0 = each model's maximum
@@ -76,6 +81,8 @@ class Service {
   struct Model;
   HttpResponse route(const HttpRequest& request, const std::shared_ptr<std::atomic<bool>>& cancelled);
   Model& pick(const std::optional<std::string>& name);
+  Model& adapter_base(const ModelSpec& adapter);
+  HttpResponse chat(const HttpRequest& request, const std::shared_ptr<std::atomic<bool>>& cancelled);
   // pick(), and a 400 naming the endpoints the model does serve when it does not serve `path`.
   Model& pick_for(const std::optional<std::string>& name, const std::string& path);
   // Counts tokens (422 when over the maximum and not truncating), submits to the model's

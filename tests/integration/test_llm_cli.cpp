@@ -44,25 +44,9 @@ void write_text(const std::string& path, const std::string& text) { std::ofstrea
 
 std::vector<int64_t> ids_of(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
 
-// A random-weight Qwen2 model over the byte-level BPE fixture tokenizer (ids 0-6001), with the
-// real Qwen2 instruct chat template unless `chat_template` says otherwise ("" = none).
 std::string make_qwen2(const ScratchDir& scratch, const std::string& name, const std::string& chat_template,
                        int64_t max_positions = 512) {
-  const fs::path dir = scratch.path() / name;
-  fs::create_directories(dir);
-  const fs::path tok = fs::path(kFixtures) / "tokenizers" / "byte_level_bpe";
-  fs::copy_file(tok / "tokenizer.json", dir / "tokenizer.json");
-  auto tcfg = core::read_json_file((tok / "tokenizer_config.json").string());
-  if (!chat_template.empty()) tcfg["chat_template"] = chat_template;
-  write_text((dir / "tokenizer_config.json").string(), tcfg.dump(2));
-  nlohmann::json cfg = {{"model_type", "qwen2"}, {"architectures", {"Qwen2ForCausalLM"}}, {"vocab_size", 6016},
-                        {"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 2},
-                        {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"max_position_embeddings", max_positions},
-                        {"rope_theta", 1000000.0}, {"tie_word_embeddings", true}, {"eos_token_id", 2}, {"pad_token_id", 0},
-                        {"initializer_range", 0.5}};
-  write_text((dir / "config.json").string(), cfg.dump(2));
-  xling::testing::write_random_weights(dir.string(), 5);
-  return dir.string();
+  return xling::testing::make_random_qwen2(scratch.path() / name, kFixtures, chat_template, max_positions);
 }
 
 std::string read_template(const std::string& name) { return xling::testing::read_bytes(kTemplates + "/" + name); }

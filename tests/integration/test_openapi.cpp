@@ -38,7 +38,7 @@ const std::string kErrorRef = "#/components/schemas/Error";
 const std::map<std::string, std::string> kOperations = {
     {"/health", "get"},    {"/info", "get"},    {"/metrics", "get"},   {"/embed", "post"},
     {"/v1/embeddings", "post"}, {"/rerank", "post"}, {"/predict", "post"}, {"/tag", "post"},
-    {"/translate", "post"}, {"/tokenize", "post"}, {"/decode", "post"}};
+    {"/translate", "post"}, {"/v1/chat/completions", "post"}, {"/tokenize", "post"}, {"/decode", "post"}};
 
 json load_document() {
   std::ifstream f(kSource + "/docs/openapi.json");
@@ -280,6 +280,10 @@ TEST(OpenApi, ValidatorRefusesWhatTheSchemasForbid) {
       {"Token", R"({"id": 1, "text": "a", "special": false, "start": null, "stop": 1})", true},
       {"Token", R"({"id": 1, "text": "a", "special": false, "start": "0", "stop": 1})", false},
       {"Info", R"({"version": "x"})", false},
+      {"ChatRequest", R"({"messages": []})", false},
+      {"ChatRequest", R"({"messages": [{"role": "user", "content": "x"}], "stop": ["a", "b", "c", "d", "e"]})", false},
+      {"ChatRequest", R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "x"}]}], "n": 1, "stop": "."})", true},
+      {"ChatResponse", R"({"id": "c", "object": "chat.completion", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})", false},
   };
   for (const auto& k : cases) {
     const auto errors = val.errors(json::parse(k.instance), schema(k.schema));
@@ -291,12 +295,14 @@ TEST(OpenApi, ValidatorRefusesWhatTheSchemasForbid) {
 
 // ------------------------------------------------------------------ the live server
 
-// A token tagger made by `xling finetune --task token-cls` (as test_serve.cpp), and a Marian
+// A token tagger made by `xling finetune --task token-cls` (as test_serve.cpp), a Marian
 // multi-target MT directory: the tiny MarianMTModel fixture's weights (vocabulary 1000) with
-// the marian_multi tokenizer (994 ids, codes fra, deu, ...): random translations, real pipeline.
+// the marian_multi tokenizer (994 ids, codes fra, deu, ...): random translations, real pipeline;
+// and a chat LLM: a tiny Qwen2 config over the byte-level BPE fixture tokenizer with the real
+// Qwen2 template, one update of `xling finetune --task causal-lm --init-from-config`.
 struct Models {
   ScratchDir dir;
-  std::string tagger = dir.file("tagger"), translator = dir.file("opus-mt-en-mul");
+  std::string tagger = dir.file("tagger"), translator = dir.file("opus-mt-en-mul"), chat = dir.file("qwen2-chat");
 
   Models() {
     std::ofstream(dir.file("train.jsonl"))
@@ -311,6 +317,23 @@ struct Models {
     const fs::path tokenizer = kSource + "/tests/data/translation_tokenizers/marian_multi";
     for (const char* f : {"config.json", "generation_config.json", "model.safetensors"}) fs::copy_file(weights / f, fs::path(translator) / f);
     for (const char* f : {"source.spm", "target.spm", "vocab.json", "tokenizer_config.json"}) fs::copy_file(tokenizer / f, fs::path(translator) / f);
+    const fs::path init = dir.file("qwen2-init"), bpe = kFixtures + "/tokenizers/byte_level_bpe";
+    fs::create_directories(init);
+    fs::copy_file(bpe / "tokenizer.json", init / "tokenizer.json");
+    json tcfg = json::parse(std::ifstream(bpe / "tokenizer_config.json"));
+    std::ifstream tpl(kSource + "/tests/data/chat_templates/qwen2-instruct.jinja");
+    tcfg["chat_template"] = std::string(std::istreambuf_iterator<char>(tpl), {});
+    std::ofstream(init / "tokenizer_config.json") << tcfg.dump();
+    std::ofstream(init / "config.json") << json({{"model_type", "qwen2"}, {"architectures", {"Qwen2ForCausalLM"}}, {"vocab_size", 6016},
+                                                 {"hidden_size", 32}, {"intermediate_size", 64}, {"num_hidden_layers", 1},
+                                                 {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+                                                 {"max_position_embeddings", 256}, {"tie_word_embeddings", true},
+                                                 {"eos_token_id", 2}, {"pad_token_id", 0}}).dump();
+    std::ofstream(dir.file("text.jsonl")) << R"({"text": "Die Datei konnte nicht geöffnet werden."})" << "\n";
+    ft = xling::testing::run_command(XLING_BIN, {"--threads", "2", "finetune", "--task", "causal-lm", "--init-from-config", "--model",
+                                                 init.string(), "--train", dir.file("text.jsonl"), "--max-steps", "1",
+                                                 "--output", chat, "--quiet"});
+    EXPECT_EQ(ft.code, 0) << ft.err;
   }
 };
 
@@ -320,7 +343,7 @@ TEST(OpenApi, ServerAnswersAsDocumented) {
   const Validator val(doc);
   Models models;
   ServerProcess srv({"--model", "e5=" + kE5, "--model", "reranker=" + kCrossEncoder, "--model", "ner=" + models.tagger,
-                     "--model", models.translator});
+                     "--model", models.translator, "--model", models.chat});
   ASSERT_TRUE(srv.running()) << srv.log();
   auto c = srv.client();
 
@@ -335,7 +358,7 @@ TEST(OpenApi, ServerAnswersAsDocumented) {
       model_for.emplace(ep.get<std::string>(), m.at("name").get<std::string>());
     }
   }
-  EXPECT_EQ(model_for.size(), 8u) << "every model endpoint is served by one of the models";
+  EXPECT_EQ(model_for.size(), 9u) << "every model endpoint is served by one of the models";
 
   for (const auto& [path, item] : doc.at("paths").items()) {
     for (const auto& [method, op] : item.items()) {
@@ -380,7 +403,7 @@ TEST(OpenApi, ServerAnswersAsDocumented) {
   // undocumented paths are a 404 with an Error body
   const json error_schema = {{"$ref", kErrorRef}};
   for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
-           {"post", "/v1/chat/completions"}, {"get", "/admin"}, {"get", "/v1/models"}, {"post", "/embed/"}, {"get", "/"}}) {
+           {"post", "/v1/completions"}, {"get", "/admin"}, {"get", "/v1/models"}, {"post", "/embed/"}, {"get", "/"}}) {
     auto res = send(c, method, path, R"({"inputs": "x"})");
     ASSERT_TRUE(res) << path;
     EXPECT_EQ(res->status, 404) << path << ": " << res->body;

@@ -489,3 +489,44 @@ TEST(ServeWriters, ErrorBody) {
   EXPECT_EQ(parsed["error"], "bad \xef\xbf\xbd byte");
   EXPECT_EQ(parsed["error_type"], "Validation");
 }
+
+TEST(ServeRequests, ChatCompletions) {
+  auto r = parse_chat_request(R"({"messages": [{"role": "system", "content": "Be brief."},
+      {"role": "user", "content": [{"type": "text", "text": "Guten "}, {"type": "text", "text": "Tag"}]}],
+      "max_tokens": 16, "temperature": 0.5, "top_p": 0.9, "seed": 3, "stop": "\n", "stream": true, "n": 1, "model": "q"})");
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  EXPECT_EQ(r.messages[1].content, "Guten Tag");
+  EXPECT_EQ(r.max_tokens, 16);
+  EXPECT_EQ(r.temperature, 0.5);
+  EXPECT_EQ(r.top_p, 0.9);
+  EXPECT_EQ(r.seed, 3);
+  EXPECT_EQ(r.stop, std::vector<std::string>{"\n"});
+  EXPECT_TRUE(r.stream);
+  EXPECT_EQ(r.model, "q");
+  // max_completion_tokens wins over the older max_tokens; absent options stay absent
+  r = parse_chat_request(R"({"messages": [{"role": "user", "content": ""}], "max_completion_tokens": 5, "max_tokens": 9})");
+  EXPECT_EQ(r.max_tokens, 5);
+  EXPECT_FALSE(r.temperature || r.top_p || r.seed || r.stream);
+  auto p = [](std::string_view b) { parse_chat_request(b); };
+  expect_400(R"({"messages": "hi"})", p, {"messages"});
+  expect_400(R"({"messages": []})", p, {"messages", "empty"});
+  expect_400(R"({"messages": [{"content": "x"}]})", p, {"messages[0]", "role"});
+  expect_400(R"({"messages": [{"role": "", "content": "x"}]})", p, {"role"});
+  expect_400(R"({"messages": [{"role": "user"}]})", p, {"content"});
+  expect_400(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", p, {"messages[0][0]", "text"});
+  expect_400(R"({"messages": [{"role": "user", "content": 5}]})", p, {"messages[0]", "string"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "temperature": 2.5})", p, {"temperature"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "top_p": 0})", p, {"top_p"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "n": 2})", p, {"n = 1"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "stop": ["a", ""]})", p, {"stop[1]", "empty"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "stop": 3})", p, {"stop"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0})", p, {"max_tokens"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true})", p, {"logprobs"});
+  expect_400(R"({"messages": [{"role": "user", "content": "x"}], "frequency_penalty": 0.5})", p, {"frequency_penalty"});
+  expect_400("{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\"}]}", p, {"messages[0]", "UTF-8"});
+  Limits two;
+  two.max_client_batch_size = 2;
+  expect_error([&] { parse_chat_request(R"({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "user", "content": "c"}]})", two); },
+               413, "PayloadTooLarge", {"messages"});
+}
