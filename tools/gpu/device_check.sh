@@ -4,20 +4,7 @@
 # encoder benchmark. Needs .gpu-deps/ carried along (tools/gpu/pack_deps.sh). Logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-/tmp/xling-gpu}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-DEVICE=${DEVICE:-cuda}  # DEVICE=cpu X=build/bin/xling SKIP_BUILD=1 SKIP_BENCH=1 tries the script here
-X=${X:-build-cuda/bin/xling}
-start=$(date +%s)
-if [ -z "${SKIP_BUILD:-}" ]; then
-  if ! tools/gpu/build_cuda.sh >"$OUT/build.log" 2>&1; then
-    tail -40 "$OUT/build.log"
-    exit 1
-  fi
-  echo "build: $(( $(date +%s) - start )) s"
-fi
-export LD_LIBRARY_PATH="$PWD/.gpu-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+. tools/gpu/visit_setup.sh
 fail=0
 for d in tests/fixtures/hf/models/*/; do
   fam=$(python3 -c "import json,sys; print(json.load(open('$d/golden.json')).get('family',''))" 2>/dev/null)

@@ -8,21 +8,8 @@
 # Logs go to $OUT. Dry run here: DEVICE=cpu X=build/bin/xling SKIP_BUILD=1 SKIP_BENCH=1 PYTHON=.venv/bin/python
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OUT=${OUT:-/tmp/xling-gpu}
+. tools/gpu/visit_setup.sh
 PY=${PYTHON:-python3}
-mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
-DEVICE=${DEVICE:-cuda}
-X=${X:-build-cuda/bin/xling}
-start=$(date +%s)
-if [ -z "${SKIP_BUILD:-}" ]; then
-  if ! tools/gpu/build_cuda.sh >"$OUT/build.log" 2>&1; then
-    tail -40 "$OUT/build.log"
-    exit 1
-  fi
-  echo "build: $(( $(date +%s) - start )) s"
-fi
-export LD_LIBRARY_PATH="$PWD/.gpu-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 fail=0
 for d in tests/fixtures/hf/models/*ForCausalLM/; do
   name=$(basename "$d")
