@@ -10,7 +10,6 @@
 namespace xling::generate {
 namespace {
 
-std::vector<int> as_int(const std::vector<int64_t>& ids) { return {ids.begin(), ids.end()}; }
 
 // Decoded text that may still grow into a whole character: a trailing U+FFFD comes from a
 // byte-fallback sequence cut in the middle.
@@ -75,7 +74,15 @@ std::vector<int64_t> TextGenerator::encode_chat(const nlohmann::json& messages, 
 }
 
 std::string TextGenerator::decode(const std::vector<int64_t>& ids) const {
-  return tokenizer_->decode(as_int(ids), /*skip_special=*/true);
+  // A model's embedding matrix may be padded past the tokenizer (Qwen2: 151,936 rows for
+  // 151,665 tokens); ids without a token decode to nothing, as in HF tokenizers' decode.
+  const auto n = static_cast<int64_t>(tokenizer_->vocab_size());
+  std::vector<int> known;
+  known.reserve(ids.size());
+  for (auto id : ids) {
+    if (id >= 0 && id < n) known.push_back(static_cast<int>(id));
+  }
+  return tokenizer_->decode(known, /*skip_special=*/true);
 }
 
 int64_t TextGenerator::context_length() const {

@@ -54,7 +54,8 @@ class TextGenerator {
   std::vector<TextReply> reply_batch(const std::vector<std::vector<int64_t>>& prompts, const GenerationOverrides& overrides,
                                      const std::vector<std::string>& stop = {});
 
-  std::string decode(const std::vector<int64_t>& ids) const;  // special tokens skipped
+  // Special tokens skipped, and ids past the tokenizer's vocabulary (padded embedding rows), as HF.
+  std::string decode(const std::vector<int64_t>& ids) const;
   int64_t context_length() const;  // max_position_embeddings; 0 without a fixed limit (ALiBi, dynamic NTK RoPE)
   CausalGenerator& generator() { return generator_; }
   const std::string& dir() const { return dir_; }

@@ -85,6 +85,15 @@ struct detail::Output {
 };
 using detail::Item;
 using detail::Output;
+
+// An item of a text (and its pair) in a lane; the rest is filled in by run_items().
+static Item text_item(std::string text, std::optional<std::string> pair, std::string lane) {
+  Item it;
+  it.text = std::move(text);
+  it.pair = std::move(pair);
+  it.lane = std::move(lane);
+  return it;
+}
 using ModelBatcher = Batcher<Item, Output>;
 
 namespace {
@@ -657,7 +666,7 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
     lane = *prompt_name;
   }
   std::vector<Item> items(texts.size());
-  for (std::size_t i = 0; i < texts.size(); ++i) items[i] = {texts[i], std::nullopt, lane, 0, std::nullopt};
+  for (std::size_t i = 0; i < texts.size(); ++i) items[i] = text_item(texts[i], std::nullopt, lane);
   auto outs = run_items(model, std::move(items), truncate, cancelled, tokens);
   std::vector<std::vector<float>> vecs(outs.size());
   for (std::size_t i = 0; i < outs.size(); ++i) vecs[i] = std::move(outs[i].values);
@@ -908,7 +917,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     refuse_left_truncation(q.truncation_direction);
     Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.texts.size());
-    for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = {q.query, q.texts[i], "pair", 0, std::nullopt};
+    for (std::size_t i = 0; i < q.texts.size(); ++i) items[i] = text_item(q.query, q.texts[i], "pair");
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     // sentence-transformers CrossEncoder.predict, as `xling rerank`
     const auto scores = tasks::relevance_from_logits(logits_of(outs), q.raw_scores).contiguous();
@@ -931,7 +940,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     Model& m = pick_for(q.model, path);
     std::vector<Item> items(q.inputs.size());
     for (std::size_t i = 0; i < q.inputs.size(); ++i) {
-      items[i] = {q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single", 0, std::nullopt};
+      items[i] = text_item(q.inputs[i].text, q.inputs[i].text_pair, q.inputs[i].text_pair ? "pair" : "single");
     }
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     // the HF text-classification pipeline's scores, as `xling classify`
@@ -966,7 +975,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     static const char* names[] = {"none", "simple", "first", "average", "max"};
     const std::string lane = names[static_cast<int>(q.aggregation_strategy)];
     std::vector<Item> items(q.inputs.size());
-    for (std::size_t i = 0; i < q.inputs.size(); ++i) items[i] = {q.inputs[i], std::nullopt, lane, 0, std::nullopt};
+    for (std::size_t i = 0; i < q.inputs.size(); ++i) items[i] = text_item(q.inputs[i], std::nullopt, lane);
     auto outs = run_items(m, std::move(items), q.truncate.value_or(options_.auto_truncate), cancelled, nullptr);
     const bool grouped = q.aggregation_strategy != AggregationStrategy::kNone;
     nlohmann::json out = nlohmann::json::array();
@@ -1009,7 +1018,7 @@ HttpResponse Service::route(const HttpRequest& req, const std::shared_ptr<std::a
     std::vector<std::size_t> where;  // request position of each item; blank texts translate to ""
     for (std::size_t i = 0; i < q.text.size(); ++i) {
       if (q.text[i].find_first_not_of(" \t\r\n") == std::string::npos) continue;
-      items.push_back({q.text[i], std::nullopt, key, 0});
+      items.push_back(text_item(q.text[i], std::nullopt, key));
       where.push_back(i);
     }
     std::vector<std::string> out(q.text.size());
