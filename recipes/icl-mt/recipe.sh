@@ -7,7 +7,7 @@
 # picks from the same pool (leave-one-out), with K drawn per row from 0..4 so that one model
 # translates with and without examples. Test pairs come from the catalogs' test split (their
 # English strings are in no training row). Stage 1: 2 epochs from scratch; stage 2: 4 more
-# epochs on rows with K drawn again. About 50 min on 2 cores.
+# epochs on rows with K drawn again. About 1 h on 2 cores; results in README.md here.
 #   WORK=build/icl-mt LANG_CODE=de EPOCHS=2 EPOCHS2=4 XLING=build/bin/xling PY=.venv/bin/python
 set -euo pipefail
 cd "$(dirname "$0")/../.."
