@@ -37,13 +37,9 @@ int run_select(const SelectCliOptions& o) {
   auto chosen = selector.select(inputs, o.select);
   TextOutput out(o.output);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    nlohmann::ordered_json examples = nlohmann::ordered_json::array();
-    for (const auto& e : chosen[i]) {
-      examples.push_back(nlohmann::ordered_json{
-          {"line", e.pair->line}, {"score", e.similarity}, {"source", e.pair->source}, {"target", e.pair->target}});
-    }
     const auto prompt = tasks::few_shot_prompt(chosen[i], inputs[i], o.src_label, o.tgt_label);
-    out.stream() << nlohmann::ordered_json({{"input", inputs[i]}, {"examples", examples}, {"prompt", prompt}}).dump() << "\n";
+    out.stream() << nlohmann::ordered_json({{"input", inputs[i]}, {"examples", tasks::examples_json(chosen[i])}, {"prompt", prompt}}).dump()
+                 << "\n";
   }
   out.commit();
   return kExitOk;

@@ -51,7 +51,8 @@ int run_translate_llm(const TranslateOptions& opt, CLI::App* sub) {
 
 int run_translate(const TranslateOptions& opt, CLI::App* sub) {
   if (generate::is_causal_lm_dir(opt.model)) return run_translate_llm(opt, sub);
-  for (const char* flag : {"--examples", "--k", "--chat", "--adapter", "--src-label", "--tgt-label", "--prompts-out"}) {
+  for (const char* flag : {"--examples", "--k", "--mmr-lambda", "--source-field", "--target-field", "--embedder", "--chat",
+                           "--batch-size", "--adapter", "--merge", "--src-label", "--tgt-label", "--prompts-out"}) {
     if (sub->count(flag)) {
       throw InvalidArgument(fmt::format("{} is for decoder-only LLMs (in-context translation); {} is an encoder-decoder model",
                                         flag, opt.model));

@@ -131,11 +131,7 @@ int run_llm_translate(const LlmTranslateOptions& o) {
   if (!o.prompts_out.empty()) {
     TextOutput po(o.prompts_out);
     for (auto i : todo) {
-      nlohmann::ordered_json examples = nlohmann::ordered_json::array();
-      for (const auto& e : shots[i]) {
-        examples.push_back({{"line", e.pair->line}, {"score", e.similarity}, {"source", e.pair->source}, {"target", e.pair->target}});
-      }
-      po.stream() << nlohmann::ordered_json{{"line", i + 1}, {"input", lines[i]}, {"examples", examples},
+      po.stream() << nlohmann::ordered_json{{"line", i + 1}, {"input", lines[i]}, {"examples", tasks::examples_json(shots[i])},
                                              {"prompt", prompts[i]}, {"prompt_tokens", ids[i].size()},
                                              {"translation", out_text[i]}}.dump()
                   << '\n';

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -696,7 +697,8 @@ HttpResponse Service::chat(const HttpRequest& req, const std::shared_ptr<std::at
   auto ids = m.chat->encode_chat(messages, /*add_generation_prompt=*/true);  // template errors: 400
   const auto prompt = static_cast<int64_t>(ids.size());
   const int64_t context = m.chat->context_length();
-  const int64_t room = context > 0 ? context - prompt : 512;
+  // No fixed context (ALiBi, dynamic NTK RoPE): no limit but max_tokens' own.
+  const int64_t room = context > 0 ? context - prompt : std::numeric_limits<int64_t>::max();
   if (room <= 0 || (q.max_tokens && *q.max_tokens > room)) {
     throw error(400, kValidation,
                 fmt::format("the conversation has {} tokens; {} it exceeds the context of {} tokens of model '{}'", prompt,

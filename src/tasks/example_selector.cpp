@@ -40,6 +40,15 @@ std::string few_shot_prompt(const std::vector<SelectedExample>& most_similar_fir
   return p;
 }
 
+nlohmann::ordered_json examples_json(const std::vector<SelectedExample>& examples) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& e : examples) {
+    out.push_back(nlohmann::ordered_json{
+        {"line", e.pair->line}, {"score", e.similarity}, {"source", e.pair->source}, {"target", e.pair->target}});
+  }
+  return out;
+}
+
 ExampleSelector::ExampleSelector(std::unique_ptr<SentenceEncoder> encoder, std::vector<ExamplePair> pool,
                                  std::size_t batch_tokens)
     : encoder_(std::move(encoder)), pool_(std::move(pool)), batch_tokens_(batch_tokens) {

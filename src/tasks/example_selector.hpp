@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace xling::tasks {
 
 class SentenceEncoder;
@@ -48,6 +50,10 @@ std::vector<ExamplePair> read_example_pool(const std::string& path, const std::s
 // The few-shot prompt for `input` from examples given most similar first (see above).
 std::string few_shot_prompt(const std::vector<SelectedExample>& most_similar_first, const std::string& input,
                             const std::string& src_label, const std::string& tgt_label);
+
+// [{"line", "score", "source", "target"}, ...] in the given order (select-examples' output and
+// `xling translate --prompts-out`).
+nlohmann::ordered_json examples_json(const std::vector<SelectedExample>& examples);
 
 class ExampleSelector {
  public:
