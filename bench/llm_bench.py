@@ -21,7 +21,9 @@ reported, with the process's peak RSS (VmHWM, or /usr/bin/time's max RSS for xli
 (n_threads = n_threads_batch).
 
 Engines (--engines, comma-separated):
-  xling, xling-bf16, xling-int8   `xling generate --input-ids ... --timings` (fp32 / bf16 / FBGEMM int8);
+  xling, xling-packed, xling-bf16, xling-int8
+                                  `xling generate --input-ids ... --timings` (fp32 / fp32 with oneDNN-
+                                  prepacked weights / bf16 / FBGEMM int8);
                                   the input file holds warmup + repeats copies of the batch, and
                                   --timings prints each batch's prefill / decode split
   hf, hf-bf16                     transformers `model.generate` (fp32 / model.to(bfloat16)); the
@@ -78,8 +80,8 @@ ROOT = os.path.dirname(HERE)
 
 SHAPE = dict(hidden=896, layers=24, heads=14, kv_heads=2, intermediate=4864, vocab=151936, rope_theta=1e6,
              max_positions=32768, eps=1e-6, bos=151643, eos=151643)
-ENGINES = ["xling", "xling-bf16", "xling-int8", "hf", "hf-bf16", "llama", "llama-f16"]
-LABEL = {"xling": ("xling", "fp32"), "xling-bf16": ("xling", "bf16"), "xling-int8": ("xling", "int8 (FBGEMM, dynamic)"),
+ENGINES = ["xling", "xling-packed", "xling-bf16", "xling-int8", "hf", "hf-bf16", "llama", "llama-f16"]
+LABEL = {"xling": ("xling", "fp32"), "xling-packed": ("xling", "fp32, oneDNN-prepacked"), "xling-bf16": ("xling", "bf16"), "xling-int8": ("xling", "int8 (FBGEMM, dynamic)"),
          "hf": ("HF transformers", "fp32"), "hf-bf16": ("HF transformers", "bf16"),
          "llama": ("llama.cpp", "f32 GGUF"), "llama-f16": ("llama.cpp", "f16 GGUF")}
 DEFAULT_LLAMA_PY = "/work/llama-venv/bin/python"
@@ -410,7 +412,7 @@ def main():
 
     if a.engine:
         r = {"hf": lambda: run_hf(a, False), "hf-bf16": lambda: run_hf(a, True),
-             "xling": lambda: run_xling(a, "f32"), "xling-bf16": lambda: run_xling(a, "bf16"),
+             "xling": lambda: run_xling(a, "f32"), "xling-packed": lambda: run_xling(a, "f32-packed"),"xling-bf16": lambda: run_xling(a, "bf16"),
              "xling-int8": lambda: run_xling(a, "int8"),
              "llama": lambda: run_llama(a, a.gguf), "llama-f16": lambda: run_llama(a, a.gguf)}[a.engine]()
         print("RESULT " + json.dumps(r))

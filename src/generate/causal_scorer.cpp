@@ -33,11 +33,12 @@ void CausalScorer::select_rows(const torch::Tensor& rows) {
 }
 
 CausalGenerator CausalGenerator::load(const std::string& dir, const CausalLoadOptions& opt, const std::string& purpose) {
-  const bool int8 = opt.dtype == "int8";
+  const bool int8 = opt.dtype == "int8", packed = opt.dtype == "f32-packed";
   if (int8 && opt.device != torch::kCPU) throw InvalidArgument("--dtype int8 runs on the CPU (FBGEMM); use bf16 or f16 on a GPU");
+  if (packed && opt.device != torch::kCPU) throw InvalidArgument("--dtype f32-packed runs on the CPU (oneDNN); use f32 on a GPU");
   CausalGenerator g;
-  g.loaded = models::load_model(
-      dir, models::LoadOptions::with_dtype(int8 ? torch::kFloat32 : models::parse_compute_dtype(opt.dtype), opt.device));
+  g.loaded = models::load_model(dir, models::LoadOptions::with_dtype(
+                                         int8 || packed ? torch::kFloat32 : models::parse_compute_dtype(opt.dtype), opt.device));
   g.model = models::as_causal_lm(*g.loaded.module);
   if (!g.model) {
     throw UnsupportedModel(fmt::format("{}: {} is not a decoder-only generation class; {} runs {} here", dir,
@@ -45,9 +46,10 @@ CausalGenerator CausalGenerator::load(const std::string& dir, const CausalLoadOp
   }
   if (!opt.adapter.empty()) {
     models::apply_adapter(g.loaded, models::load_adapter(opt.adapter));
-    if (opt.merge_adapter || int8) models::merge_adapter(*g.loaded.module);
+    if (opt.merge_adapter || int8 || packed) models::merge_adapter(*g.loaded.module);
   }
   if (int8) g.model->quantize_int8();
+  if (packed) g.model->prepack_f32();
   g.generation = io::load_generation_config_if_present(dir);
   return g;
 }

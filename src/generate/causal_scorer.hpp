@@ -32,7 +32,9 @@ class CausalScorer : public TokenScorer {
 
 // How an LLM is loaded for generation.
 struct CausalLoadOptions {
-  std::string dtype = "f32";  // f32, bf16, f16, or int8 (CPU: every matrix quantized for FBGEMM)
+  // f32, bf16, f16, int8 (CPU: every matrix quantized for FBGEMM) or f32-packed (CPU: fp32
+  // with every matrix prepacked for oneDNN; faster small-batch decoding, rounding not HF's)
+  std::string dtype = "f32";
   torch::Device device = torch::kCPU;
   std::string adapter;        // a PEFT LoRA adapter directory applied on top ("" = none)
   bool merge_adapter = false; // fold it into the weights (always with int8)

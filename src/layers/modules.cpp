@@ -59,6 +59,39 @@ torch::Tensor LinearImpl::int8_forward(const torch::Tensor& x) const {
                                                        int8_col_offsets_, int8_scale_, int8_zero_point_, int8_bias_);
 }
 
+// oneDNN's fp32 linear on a prepacked weight: the ops torch.compile's CPU freezing uses,
+// registered by libtorch_cpu under mkldnn:: (no C++ API), called through the dispatcher.
+void LinearImpl::prepack_f32() {
+  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_reorder_linear_weight", "");
+  torch::NoGradGuard no_grad;
+  torch::jit::Stack stack{weight.to(torch::kCPU, torch::kFloat32).contiguous(), c10::IValue()};
+  op.callBoxed(&stack);
+  prepacked_ = stack.at(0).toTensor();
+}
+
+torch::Tensor LinearImpl::prepacked_forward(const torch::Tensor& x) const {
+  static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack{x.to(torch::kFloat32),
+                          prepacked_,
+                          bias.defined() ? c10::IValue(bias.to(torch::kFloat32)) : c10::IValue(),
+                          c10::IValue(std::string("none")),
+                          c10::IValue(c10::List<std::optional<c10::Scalar>>()),
+                          c10::IValue(std::string())};
+  op.callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
+
+int prepack_linear_f32(torch::nn::Module& root) {
+  int n = 0;
+  for (const auto& m : root.modules(/*include_self=*/true)) {
+    if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
+      lin->prepack_f32();
+      ++n;
+    }
+  }
+  return n;
+}
+
 int quantize_linear_int8(torch::nn::Module& root) {
   int n = 0;
   for (const auto& m : root.modules(/*include_self=*/true)) {
@@ -72,6 +105,7 @@ int quantize_linear_int8(torch::nn::Module& root) {
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
   if (use_int8()) return int8_forward(x);
+  if (use_prepacked()) return prepacked_forward(x);
   auto y = at::linear(x, weight, bias);
   // y is a fresh tensor and linear's backward does not need it: the in-place add is safe.
   if (lora_A.defined()) y.add_(at::linear(at::linear(lora_input(x), lora_A), lora_B), lora_scaling);
@@ -84,6 +118,7 @@ torch::Tensor LinearImpl::lora_input(const torch::Tensor& x) const {
 
 torch::Tensor LinearImpl::forward2d(const torch::Tensor& x) const {
   if (use_int8()) return int8_forward(x);
+  if (use_prepacked()) return prepacked_forward(x);
   auto y = bias.defined() ? at::addmm(bias, x, weight.t()) : at::mm(x, weight.t());
   if (lora_A.defined()) y.addmm_(at::mm(lora_input(x), lora_A.t()), lora_B.t(), /*beta=*/1, /*alpha=*/lora_scaling);
   return y;

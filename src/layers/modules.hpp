@@ -37,6 +37,11 @@ struct LinearImpl : torch::nn::Module {
   // stays for state_dict and training.
   void quantize_int8();
   bool is_int8() const { return int8_packed_.defined(); }
+  // Opt-in fp32 inference with the weight reordered once for oneDNN's GEMM (CPU): MKL's
+  // sgemm re-packs the weight on every call, which dominates small-batch decoding. Same
+  // eval-only/no-LoRA rule as int8; rounding differs from at::linear (~1e-6 relative).
+  void prepack_f32();
+  bool is_prepacked() const { return prepacked_.defined(); }
 
   torch::Tensor weight, bias;  // (out, in), (out) or undefined
   torch::Tensor lora_A, lora_B;  // (r, in), (out, r), or undefined
@@ -47,6 +52,9 @@ struct LinearImpl : torch::nn::Module {
   torch::Tensor lora_input(const torch::Tensor& x) const;
   bool use_int8() const { return int8_packed_.defined() && !is_training() && !lora_A.defined(); }
   torch::Tensor int8_forward(const torch::Tensor& x) const;
+  bool use_prepacked() const { return prepacked_.defined() && !is_training() && !lora_A.defined(); }
+  torch::Tensor prepacked_forward(const torch::Tensor& x) const;
+  torch::Tensor prepacked_;  // oneDNN layout of `weight` (f32)
   torch::Tensor int8_weight_, int8_packed_, int8_col_offsets_, int8_bias_;
   double int8_scale_ = 1.0;
   int64_t int8_zero_point_ = 0;
@@ -55,6 +63,8 @@ TORCH_MODULE(Linear);
 
 // Quantizes every Linear under `root` to int8 (LinearImpl::quantize_int8); returns how many.
 int quantize_linear_int8(torch::nn::Module& root);
+// Prepacks every Linear under `root` for oneDNN (LinearImpl::prepack_f32); returns how many.
+int prepack_linear_f32(torch::nn::Module& root);
 
 struct LayerNormImpl : torch::nn::Module {
   LayerNormImpl(int64_t d, double eps);

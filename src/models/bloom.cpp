@@ -144,6 +144,10 @@ int BloomForCausalLMImpl::quantize_int8() {
   return quantize_causal_lm(*this, !lm_head, transformer->word_embeddings->weight, int8_projection);
 }
 
+int BloomForCausalLMImpl::prepack_f32() {
+  return quantize_causal_lm(*this, !lm_head, transformer->word_embeddings->weight, int8_projection, /*prepack=*/true);
+}
+
 std::vector<std::string> bloom_architectures() { return {"BloomForCausalLM"}; }
 
 std::optional<BloomForCausalLM> make_bloom_model(const io::BloomConfig& c, const std::string& architecture) {

@@ -61,6 +61,7 @@ struct BloomForCausalLMImpl : torch::nn::Module, CausalLM {
   const io::ModelConfig& causal_config() const override { return config; }
   int64_t vocab_size() const override { return config.vocab_size; }
   int quantize_int8() override;
+  int prepack_f32() override;
 
   io::BloomConfig config;
   BloomModel transformer{nullptr};

@@ -37,13 +37,18 @@ std::map<std::string, torch::Tensor> causal_lm_outputs(const std::vector<torch::
   return out;
 }
 
-int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head) {
-  int n = layers::quantize_linear_int8(root);
+int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head,
+                       bool prepack) {
+  int n = prepack ? layers::prepack_linear_f32(root) : layers::quantize_linear_int8(root);
   if (tied_head) {
     int8_head = layers::Linear(embeddings.size(1), embeddings.size(0), false);
     int8_head->weight = embeddings;
     int8_head->eval();
-    int8_head->quantize_int8();
+    if (prepack) {
+      int8_head->prepack_f32();
+    } else {
+      int8_head->quantize_int8();
+    }
     ++n;
   }
   return n;

@@ -41,6 +41,9 @@ class CausalLM {
   // Opt-in int8 inference on CPU (layers::LinearImpl::quantize_int8); returns the number of
   // quantized matrices.
   virtual int quantize_int8() = 0;
+  // Opt-in fp32 with oneDNN-prepacked weights on CPU (layers::LinearImpl::prepack_f32), head
+  // included; returns the number of prepacked matrices.
+  virtual int prepack_f32() = 0;
 };
 
 // HF's position ids: cumsum of the mask - 1, 1 where the mask is 0. mask (N, S) -> (N, S).
@@ -67,7 +70,9 @@ std::map<std::string, torch::Tensor> causal_lm_outputs(const std::vector<torch::
 // CausalLM::quantize_int8 of a family: every Linear under `root` quantized for FBGEMM
 // (layers::LinearImpl::quantize_int8) and, for a head tied to `embeddings` (V, D), an int8
 // stand-in sharing that weight in `int8_head`. Returns the number of quantized matrices.
-int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head);
+// prepack = true: the same with LinearImpl::prepack_f32 (CausalLM::prepack_f32).
+int quantize_causal_lm(torch::nn::Module& root, bool tied_head, const torch::Tensor& embeddings, layers::Linear& int8_head,
+                       bool prepack = false);
 
 // HF's ForCausalLMLoss: logits (B, S, V) predict labels shifted left by one; -100 ignored;
 // mean cross-entropy in float32 -> (1).

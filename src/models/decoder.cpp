@@ -312,6 +312,10 @@ int DecoderForCausalLMImpl::quantize_int8() {
   return quantize_causal_lm(*this, !lm_head, model->embed_tokens->weight, int8_projection);
 }
 
+int DecoderForCausalLMImpl::prepack_f32() {
+  return quantize_causal_lm(*this, !lm_head, model->embed_tokens->weight, int8_projection, /*prepack=*/true);
+}
+
 std::vector<std::string> decoder_architectures() {
   std::vector<std::string> out;
   for (const auto& f : kFamilies) out.push_back(f.architecture);

@@ -105,6 +105,7 @@ struct DecoderForCausalLMImpl : torch::nn::Module, CausalLM {
   const io::ModelConfig& causal_config() const override { return config; }
   int64_t vocab_size() const override { return config.vocab_size; }
   int quantize_int8() override;
+  int prepack_f32() override;
 
   io::DecoderConfig config;
   DecoderModel model{nullptr};
