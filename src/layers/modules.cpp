@@ -81,26 +81,30 @@ torch::Tensor LinearImpl::prepacked_forward(const torch::Tensor& x) const {
   return stack.at(0).toTensor();
 }
 
-int prepack_linear_f32(torch::nn::Module& root) {
+
+namespace {
+
+// Calls `f` on every Linear under `root`; returns how many.
+template <class F>
+int for_each_linear(torch::nn::Module& root, F f) {
   int n = 0;
   for (const auto& m : root.modules(/*include_self=*/true)) {
     if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
-      lin->prepack_f32();
+      f(*lin);
       ++n;
     }
   }
   return n;
 }
 
+}  // namespace
+
 int quantize_linear_int8(torch::nn::Module& root) {
-  int n = 0;
-  for (const auto& m : root.modules(/*include_self=*/true)) {
-    if (auto* lin = dynamic_cast<LinearImpl*>(m.get())) {
-      lin->quantize_int8();
-      ++n;
-    }
-  }
-  return n;
+  return for_each_linear(root, [](LinearImpl& l) { l.quantize_int8(); });
+}
+
+int prepack_linear_f32(torch::nn::Module& root) {
+  return for_each_linear(root, [](LinearImpl& l) { l.prepack_f32(); });
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
