@@ -262,6 +262,17 @@ TranslationLane parse_lane(const std::string& key) {
   return l;
 }
 
+// Why a batch's work did not happen, as the HTTP error a request gets (run_items, streamed chat).
+RequestError outcome_error(BatchStatus status, const std::string& failure) {
+  switch (status) {
+    case BatchStatus::kQueueFull: return error(429, "Overloaded", "the queue is full; retry later");
+    case BatchStatus::kTimedOut: return error(504, "Timeout", "the request timed out in the queue");
+    case BatchStatus::kCancelled: return error(499, "Cancelled", "the client went away");
+    case BatchStatus::kShutdown: return error(503, "Unhealthy", "the server is shutting down");
+    default: return error(500, kBackend, failure);
+  }
+}
+
 // Chat decoding options of one lane (the items of a batch share them), as a JSON key.
 std::string chat_lane_key(int max_tokens, const ChatRequest& q, uint64_t stream_id) {
   nlohmann::json j = {{"max", max_tokens}, {"stop", q.stop}};
@@ -639,22 +650,9 @@ std::vector<Output> Service::run_items(Model& model, std::vector<Item> items, bo
                                             options_.request_timeout.count()));
   }
   auto outcome = fut.get();
-  switch (outcome.status) {
-    case BatchStatus::kOk:
-      metrics_.tokens.with({model.spec.name}).inc(static_cast<double>(total));
-      return std::move(outcome.results);
-    case BatchStatus::kQueueFull:
-      throw error(429, "Overloaded", "the queue is full; retry later");
-    case BatchStatus::kTimedOut:
-      throw error(504, "Timeout", "the request timed out in the queue");
-    case BatchStatus::kCancelled:
-      throw error(499, "Cancelled", "the client went away");
-    case BatchStatus::kShutdown:
-      throw error(503, "Unhealthy", "the server is shutting down");
-    case BatchStatus::kFailed:
-      break;
-  }
-  throw error(500, kBackend, outcome.error);
+  if (!outcome.ok()) throw outcome_error(outcome.status, outcome.error);
+  metrics_.tokens.with({model.spec.name}).inc(static_cast<double>(total));
+  return std::move(outcome.results);
 }
 
 std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<std::string>& texts,
@@ -672,17 +670,6 @@ std::vector<std::vector<float>> Service::embed(Model& model, const std::vector<s
   std::vector<std::vector<float>> vecs(outs.size());
   for (std::size_t i = 0; i < outs.size(); ++i) vecs[i] = std::move(outs[i].values);
   return vecs;
-}
-
-// Why a batch's work did not happen, as the HTTP error run_items() throws for it.
-static RequestError outcome_error(BatchStatus status, const std::string& failure) {
-  switch (status) {
-    case BatchStatus::kQueueFull: return error(429, "Overloaded", "the queue is full; retry later");
-    case BatchStatus::kTimedOut: return error(504, "Timeout", "the request timed out in the queue");
-    case BatchStatus::kCancelled: return error(499, "Cancelled", "the client went away");
-    case BatchStatus::kShutdown: return error(503, "Unhealthy", "the server is shutting down");
-    default: return error(500, kBackend, failure);
-  }
 }
 
 // OpenAI /v1/chat/completions: the conversation is rendered by the model's chat template and
